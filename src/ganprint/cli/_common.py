@@ -1,0 +1,100 @@
+"""Shared CLI plumbing: the parser every stage starts from, logging, and the error → message contract."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from ganprint.config import ConfigError, Params, load_params, section_dict
+
+log = logging.getLogger("ganprint")
+
+
+class StageError(RuntimeError):
+    """A stage cannot go on; the message says what was wrong and what to do."""
+
+
+def make_parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
+    """The parser every stage starts from: ``--params``, ``--device``, ``--log`` and an example in ``--help``."""
+    p = argparse.ArgumentParser(
+        prog=f"ganprint {prog}",
+        description=description,
+        epilog="example:\n" + textwrap.indent(example.strip(), "  "),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--params", default="params.yaml", type=Path, help="params file (default: params.yaml)")
+    p.add_argument("--log", type=Path, default=None, help="also write the log to this file")
+    return p
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available (default)"
+    )
+
+
+def setup_logging(log_file: Path | None) -> None:
+    root = logging.getLogger("ganprint")
+    root.setLevel(logging.INFO)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    fmt = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+    sh = logging.StreamHandler(sys.stderr)
+    sh.setFormatter(fmt)
+    root.addHandler(sh)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+    root.propagate = False
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None, body: Callable[[argparse.Namespace, Params], None]) -> int:
+    """Parse ``argv``, load and validate params, run ``body``; turn known failures into one clear line.
+
+    Exit codes: 0 ok, 2 bad params / bad input / missing data (message on stderr), 130 interrupted.
+    """
+    args = parser.parse_args(argv)
+    setup_logging(args.log)
+    try:
+        params = load_params(args.params)
+        body(args, params)
+    except (ConfigError, StageError, FileNotFoundError) as e:
+        log.error("%s", e)
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; no output was written under its final name", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - last resort: a message instead of a traceback only
+        from ganprint.data.store import StoreError
+
+        if isinstance(e, StoreError):
+            log.error("%s", e)
+            print(f"{parser.prog}: error: {e}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+def resolved_config(params: Params, *sections: str, **selectors) -> dict:
+    """The params sections a stage used plus its selectors, written beside its outputs."""
+    out = {s: section_dict(params, s) for s in sections}
+    if selectors:
+        out["selectors"] = selectors
+    return out
+
+
+def pick_device(name: str):
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise StageError("--device cuda: no CUDA device is visible; use --device cpu or auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)

@@ -1,0 +1,50 @@
+"""``ganprint <stage>``: dispatch to the stage modules (one per pipeline stage, same name everywhere)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# CLI name → module under ganprint.cli; the order is the pipeline order.
+STAGES = {
+    "prepare-dataset": "prepare_dataset",
+    "train-gan": "train_gan",
+    "generate-images": "generate_images",
+    "train-fingerprint-autoencoder": "train_fingerprint_autoencoder",
+    "embed-fingerprints": "embed_fingerprints",
+    "detect-fingerprints": "detect_fingerprints",
+    "train-classifier": "train_classifier",
+    "evaluate-attribution": "evaluate_attribution",
+    "make-tables": "make_tables",
+    "check-params": "check_params",
+}
+
+
+def usage() -> str:
+    lines = ["usage: ganprint <stage> [options]   (ganprint <stage> --help for an example)", "", "stages:"]
+    for cli, mod in STAGES.items():
+        doc = (importlib.import_module(f"ganprint.cli.{mod}").__doc__ or "").strip().splitlines()[0]
+        lines.append(f"  {cli:<32} {doc}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from ganprint import __version__
+
+        print(__version__)
+        return 0
+    name = argv[0].replace("_", "-")
+    if name not in STAGES:
+        print(f"ganprint: unknown stage {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"ganprint.cli.{STAGES[name]}")
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
