@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import re
 import types
 import typing
@@ -41,6 +42,8 @@ GAN_ARCHS = ("dcgan",)
 GAN_LOSSES = ("nonsat",)
 VARIANTS = ("clean", "fingerprinted")
 CLASSIFIER_METHODS = ("postpool",)
+# Paper results a protocol can be compared with (numbers in ganprint.report.paper_numbers); "" = none.
+PAPER_REFERENCES = ("", "yu2019_table1", "yu2019_table2", "dnadet_cross_seed")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -124,9 +127,10 @@ class DetectFingerprintsCfg:
 
 @dataclass(frozen=True)
 class ProtocolCfg:
-    description: str = _f("")
     train: dict[str, list[str]] = _f()
     test: dict[str, list[str]] = _f({})
+    description: str = _f("")
+    paper: str = _f("", choices=PAPER_REFERENCES)
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,9 @@ def _convert(value: Any, tp, where: str, meta: dict | None = None) -> Any:
         raise TypeError(f"unsupported type {tp}")
     if not ok:
         allowed = f"; allowed: {', '.join(meta['choices'])}" if meta.get("choices") else ""
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__}){allowed}")
+        raise ConfigError(
+            f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__}){allowed}"
+        )
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"{where}: {value!r} is not allowed; allowed values: {', '.join(meta['choices'])}")
     lo, hi = meta.get("lo"), meta.get("hi")
@@ -281,24 +287,34 @@ def _check_references(p: Params, src: str) -> None:
 
     for name, d in p.datasets.items():
         if d.source == "embedded" and d.path not in EMBEDDED_SETS:
-            err(f"datasets.{name}.path: {d.path!r} is not an embedded set; allowed: {', '.join(EMBEDDED_SETS)}")
+            err(
+                f"datasets.{name}.path: {d.path!r} is not an embedded set; allowed: {', '.join(EMBEDDED_SETS)}"
+            )
         lo, hi = (d.crop_scale + [None, None])[:2] if len(d.crop_scale) == 2 else (None, None)
         if lo is None or not (0 < lo <= hi <= 1):
-            err(f"datasets.{name}.crop_scale: {d.crop_scale!r} must be two fractions [lo, hi] with 0 < lo <= hi <= 1")
+            err(
+                f"datasets.{name}.crop_scale: {d.crop_scale!r} must be two fractions [lo, hi] with 0 < lo <= hi <= 1"
+            )
     fp_sets = p.train_fingerprint_autoencoder.datasets
     for ds in fp_sets:
         if ds not in p.datasets:
-            err(f"train_fingerprint_autoencoder.datasets: unknown dataset {ds!r}; defined: {', '.join(p.datasets)}")
+            err(
+                f"train_fingerprint_autoencoder.datasets: unknown dataset {ds!r}; defined: {', '.join(p.datasets)}"
+            )
         if p.datasets[ds].resolution < 32:
-            err(f"train_fingerprint_autoencoder.datasets: {ds!r} has resolution {p.datasets[ds].resolution}; "
-                "the fingerprint autoencoder needs ≥ 32")
+            err(
+                f"train_fingerprint_autoencoder.datasets: {ds!r} has resolution {p.datasets[ds].resolution}; "
+                "the fingerprint autoencoder needs ≥ 32"
+            )
     seen = {}
     for name, g in p.gans.items():
         if g.dataset not in p.datasets:
             err(f"gans.{name}.dataset: unknown dataset {g.dataset!r}; defined: {', '.join(p.datasets)}")
         if g.dataset not in fp_sets:
-            err(f"gans.{name}.dataset: {g.dataset!r} must be listed in train_fingerprint_autoencoder.datasets "
-                "(detect_fingerprints reads every GAN's samples with its dataset's decoder)")
+            err(
+                f"gans.{name}.dataset: {g.dataset!r} must be listed in train_fingerprint_autoencoder.datasets "
+                "(detect_fingerprints reads every GAN's samples with its dataset's decoder)"
+            )
         sel = (g.dataset, g.arch, g.loss, g.variant, g.seed)
         if sel in seen:
             err(f"gans.{name} and gans.{seen[sel]} are the same GAN {'/'.join(map(str, sel))}")
@@ -309,7 +325,9 @@ def _check_references(p: Params, src: str) -> None:
             if split == "train" and len(classes) < 2:
                 err(f"protocols.{name}.train: needs at least two classes, got {list(classes)}")
             if split == "test" and classes and set(classes) - set(proto.train):
-                err(f"protocols.{name}.test: classes {sorted(set(classes) - set(proto.train))} are not in train")
+                err(
+                    f"protocols.{name}.test: classes {sorted(set(classes) - set(proto.train))} are not in train"
+                )
             for cls, sources in classes.items():
                 if not sources:
                     err(f"protocols.{name}.{split}.{cls}: empty source list")
@@ -319,15 +337,19 @@ def _check_references(p: Params, src: str) -> None:
                         continue
                     if kind == "gan" and ref in p.gans:
                         continue
-                    err(f"protocols.{name}.{split}.{cls}: source {s!r} must be 'real/<dataset>' "
-                        f"(datasets: {', '.join(p.datasets)}) or 'gan/<gan>' (gans: {', '.join(p.gans)})")
+                    err(
+                        f"protocols.{name}.{split}.{cls}: source {s!r} must be 'real/<dataset>' "
+                        f"(datasets: {', '.join(p.datasets)}) or 'gan/<gan>' (gans: {', '.join(p.gans)})"
+                    )
     tc = p.train_classifier
     for proto in tc.protocols:
         if proto not in p.protocols:
             err(f"train_classifier.protocols: unknown protocol {proto!r}; defined: {', '.join(p.protocols)}")
     for m in tc.methods:
         if m not in CLASSIFIER_METHODS:
-            err(f"train_classifier.methods: {m!r} is not allowed; allowed values: {', '.join(CLASSIFIER_METHODS)}")
+            err(
+                f"train_classifier.methods: {m!r} is not allowed; allowed values: {', '.join(CLASSIFIER_METHODS)}"
+            )
 
 
 def parse_params(data: Any, src: str = "params.yaml") -> Params:
@@ -365,3 +387,20 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_plain(v) for v in obj]
     return obj
+
+
+def lookup(params: Params, dotted_key: str) -> Any:
+    """The plain value of a dotted params key such as ``protocols.closed_set`` (as DVC's ``params:`` sees it)."""
+    node: Any = _plain(params)
+    for part in dotted_key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"params has no key {dotted_key!r}")
+        node = node[part]
+    return node
+
+
+def tracked_values(params: Params, keys: list[str], **selectors: str) -> str:
+    """JSON of the values of ``keys`` (``{selector}`` placeholders filled): the Snakemake params trigger."""
+    return json.dumps(
+        {k.format(**selectors): lookup(params, k.format(**selectors)) for k in keys}, sort_keys=True
+    )

@@ -33,7 +33,10 @@ def make_parser(prog: str, description: str, example: str) -> argparse.ArgumentP
 
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto = cuda when available (default)"
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="auto = cuda when available (default)",
     )
 
 
@@ -54,7 +57,11 @@ def setup_logging(log_file: Path | None) -> None:
     root.propagate = False
 
 
-def run(parser: argparse.ArgumentParser, argv: list[str] | None, body: Callable[[argparse.Namespace, Params], None]) -> int:
+def run(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    body: Callable[[argparse.Namespace, Params], None],
+) -> int:
     """Parse ``argv``, load and validate params, run ``body``; turn known failures into one clear line.
 
     Exit codes: 0 ok, 2 bad params / bad input / missing data (message on stderr), 130 interrupted.
@@ -98,3 +105,28 @@ def pick_device(name: str):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
+
+
+def add_gan_selectors(p: argparse.ArgumentParser) -> None:
+    """The GAN selectors (one wildcard each in the workflow): dataset, arch, loss, variant, seed."""
+    from ganprint.config import GAN_ARCHS, GAN_LOSSES, VARIANTS
+
+    p.add_argument("--dataset", required=True, help="dataset name (a key of params.datasets)")
+    p.add_argument("--arch", required=True, choices=GAN_ARCHS)
+    p.add_argument("--loss", required=True, choices=GAN_LOSSES)
+    p.add_argument("--variant", required=True, choices=VARIANTS)
+    p.add_argument("--seed", required=True, type=int, help="training seed")
+
+
+def gan_from_args(args: argparse.Namespace, params: Params):
+    from ganprint.config import GanCfg
+
+    if args.dataset not in params.datasets:
+        raise StageError(
+            f"--dataset {args.dataset!r} is not in params.yaml datasets: {', '.join(params.datasets)}"
+        )
+    return GanCfg(dataset=args.dataset, arch=args.arch, loss=args.loss, variant=args.variant, seed=args.seed)
+
+
+def gan_label(args: argparse.Namespace) -> str:
+    return f"{args.dataset}/{args.arch}/{args.loss}/{args.variant}/seed{args.seed}"

@@ -66,7 +66,13 @@ class ImageStoreWriter:
         key = key_of(self._count)
         self._txn.put(key.encode(), data)
         self._rows.append(
-            {"key": key, "source": source, "label": label, "seed": seed, "sha1": hashlib.sha1(data).hexdigest()}
+            {
+                "key": key,
+                "source": source,
+                "label": label,
+                "seed": seed,
+                "sha1": hashlib.sha1(data).hexdigest(),
+            }
         )
         self._count += 1
         if self._count % self.commit_every == 0:

@@ -1,0 +1,21 @@
+# ganprint: the Snakemake front-end (executor: parallel jobs, GPUs, clusters).
+# params.yaml is the only config; it is validated before any job starts (workflow/rules/common.smk).
+# Rules only wire paths: every command is `ganprint <stage>` (src/ganprint/cli/<stage>.py).
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/gan.smk"
+include: "workflow/rules/fingerprint.smk"
+include: "workflow/rules/attribution.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True
+
+
+onsuccess:
+    record_in_dvc()

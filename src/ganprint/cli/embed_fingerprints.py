@@ -1,0 +1,63 @@
+"""Embed fingerprints into a copy of a dataset with a trained encoder (Yu et al. 2021)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ganprint.cli._common import add_device, make_parser, pick_device, resolved_config, run
+from ganprint.io import write_json
+
+MODULES = [
+    "src/ganprint/cli/embed_fingerprints.py",
+    "src/ganprint/fingerprints/embed.py",
+    "src/ganprint/fingerprints/common.py",
+    "src/ganprint/nets/stegastamp.py",
+    "src/ganprint/data/store.py",
+]
+
+# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
+PARAMS = ["embed_fingerprints"]
+
+EXAMPLE = """
+ganprint embed-fingerprints --params params.yaml --dataset skimage --data data/clean/skimage/images.lmdb \\
+    --encoder results/models/fingerprint/skimage/encoder.pt --decoder results/models/fingerprint/skimage/decoder.pt \\
+    --out data/fingerprinted/skimage --metrics results/metrics/embed_fingerprints/skimage.json
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = make_parser("embed-fingerprints", __doc__, EXAMPLE)
+    add_device(p)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data", type=Path, required=True, help="clean image store (images.lmdb)")
+    p.add_argument("--encoder", type=Path, required=True)
+    p.add_argument(
+        "--decoder", type=Path, required=True, help="decoder, to check the embedded bits read back"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output dir: images.lmdb, manifest.csv, embedded_fingerprints.txt, samples.png",
+    )
+    p.add_argument("--metrics", type=Path, required=True, help="metrics JSON (PSNR, bit accuracy)")
+
+    def body(args, params):
+        from ganprint.fingerprints.embed import embed_fingerprints
+
+        metrics = embed_fingerprints(
+            args.data,
+            args.encoder,
+            args.decoder,
+            params.embed_fingerprints,
+            args.out,
+            label=f"{args.dataset}/fingerprinted",
+            device=pick_device(args.device),
+        )
+        write_json(args.metrics, metrics)
+        write_json(
+            args.out / "resolved_config.json",
+            resolved_config(params, "embed_fingerprints", dataset=args.dataset),
+        )
+
+    return run(p, argv, body)

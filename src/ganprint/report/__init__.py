@@ -1,0 +1,1 @@
+"""Tables and figures for people: sample grids, paper tables with the papers' numbers beside ours."""

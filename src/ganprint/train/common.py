@@ -1,0 +1,81 @@
+"""Pieces every training loop shares: image batches from a store, progress lines and stats.jsonl."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganprint.data.store import ImageStore
+from ganprint.io import atomic_path
+
+log = logging.getLogger("ganprint")
+
+
+def to_tensor(images: np.ndarray, device, value_range: str = "pm1") -> torch.Tensor:
+    """(N, H, W, 3) uint8 → (N, 3, H, W) float32 in [-1, 1] (``pm1``) or [0, 1] (``01``)."""
+    x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float()
+    return x / 127.5 - 1.0 if value_range == "pm1" else x / 255.0
+
+
+def to_uint8(x: torch.Tensor, value_range: str = "pm1") -> np.ndarray:
+    """(N, 3, H, W) float in [-1, 1] or [0, 1] → (N, H, W, 3) uint8, rounded and clipped."""
+    scale = (x + 1.0) * 127.5 if value_range == "pm1" else x * 255.0
+    return scale.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class EpochSampler:
+    """Random batches of indices, reshuffled each epoch by a numpy Generator (data order = f(seed))."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size = n, batch_size
+        self.rng = np.random.default_rng(seed)
+        self._perm = np.empty(0, dtype=np.int64)
+
+    def next(self) -> np.ndarray:
+        if len(self._perm) < self.batch_size:
+            self._perm = np.concatenate([self._perm, self.rng.permutation(self.n)])
+        idx, self._perm = self._perm[: self.batch_size], self._perm[self.batch_size :]
+        return np.sort(idx)
+
+
+def open_store(path) -> ImageStore:
+    return ImageStore(path)
+
+
+class StatsWriter:
+    """Fixed-width progress lines on the log and a deterministic stats.jsonl (no wall times inside)."""
+
+    def __init__(self, path: str | Path | None, total: int, what: str):
+        self.path, self.total, self.what = path, total, what
+        self.rows: list[dict] = []
+        self.t0 = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def add(self, step: int, **values: float) -> None:
+        row = {"step": step, **{k: round(float(v), 6) for k, v in values.items()}}
+        self.rows.append(row)
+        rate = step / max(time.perf_counter() - self.t0, 1e-9)
+        vals = " ".join(f"{k}={v:9.4f}" for k, v in values.items())
+        log.info("%s step %7d/%-7d %s  (%.1f steps/s)", self.what, step, self.total, vals, rate)
+
+    def close(self) -> None:
+        if self.path is None:
+            return
+        with atomic_path(self.path) as tmp:
+            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in self.rows), encoding="utf-8")
+
+
+def check_finite(value: torch.Tensor, what: str, step: int) -> None:
+    if not torch.isfinite(value):
+        from ganprint.cli._common import StageError
+
+        raise StageError(
+            f"{what}: loss became {value.item()} at step {step}; training diverged. "
+            "Lower the learning rate or change the seed; no model was written."
+        )

@@ -1,0 +1,63 @@
+# Load and validate params.yaml, target lists, wildcard constraints. No stage logic lives here.
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from ganprint import paths as P
+from ganprint.config import ConfigError, GAN_ARCHS, GAN_LOSSES, VARIANTS, load_params, tracked_values
+from ganprint.cli import (
+    detect_fingerprints as detect_cli,
+    embed_fingerprints as embed_cli,
+    evaluate_attribution as evaluate_cli,
+    generate_images as generate_cli,
+    make_tables as tables_cli,
+    prepare_dataset as prepare_cli,
+    train_classifier as classifier_cli,
+    train_fingerprint_autoencoder as autoencoder_cli,
+    train_gan as gan_cli,
+)
+
+PARAMS_FILE = config.get("params", "params.yaml")
+try:
+    PARAMS = load_params(PARAMS_FILE)
+except ConfigError as e:
+    sys.stderr.write(f"ganprint: {e}\nNo job was started. Fix params.yaml and run again.\n")
+    raise SystemExit(1)
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    protocol=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    method=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    arch="|".join(GAN_ARCHS),
+    loss="|".join(GAN_LOSSES),
+    variant="|".join(VARIANTS),
+    seed=r"\d+",
+
+
+def tracked(cli):
+    """Params trigger: the values of exactly the keys the stage's CLI declares (its PARAMS)."""
+    return lambda wildcards: tracked_values(PARAMS, cli.PARAMS, **dict(wildcards.items()))
+
+
+def gan_wildcards():
+    return [P.gan_fields(PARAMS, name) for name in PARAMS.gans]
+
+
+def expand_gans(pattern):
+    return [pattern.format(**g) for g in gan_wildcards()]
+
+
+def all_targets():
+    t = [P.DATA_SAMPLES.format(variant="clean", dataset=d) for d in PARAMS.datasets]
+    t += expand_gans(P.SAMPLES_GRID)
+    t += P.table_files()
+    return t
+
+
+def record_in_dvc():
+    """After a successful run, record the outputs in dvc.lock so `dvc status` is clean and `dvc repro` idle."""
+    if os.path.isdir(".dvc") and shutil.which("dvc"):
+        subprocess.run(["dvc", "commit", "--force", "--quiet"], check=False)

@@ -1,0 +1,21 @@
+# prepare_dataset: crop/resize a source into data/clean/<dataset>/ (LMDB store + manifest + grid + report).
+
+
+rule prepare_dataset:
+    input:
+        prepare_cli.MODULES,
+    output:
+        images=P.DATA_IMAGES.replace("{variant}", "clean"),
+        manifest=P.DATA_MANIFEST.replace("{variant}", "clean"),
+        samples=P.DATA_SAMPLES.replace("{variant}", "clean"),
+        report=P.DATA_REPORT.replace("{variant}", "clean"),
+    params:
+        tracked=tracked(prepare_cli),
+    log:
+        "results/logs/prepare_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_dataset/{dataset}.tsv"
+    threads: workflow.cores
+    shell:
+        "ganprint prepare-dataset --params {PARAMS_FILE} --dataset {wildcards.dataset}"
+        " --out data/clean/{wildcards.dataset} --log {log}"

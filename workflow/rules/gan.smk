@@ -1,0 +1,48 @@
+# train_gan and generate_images, once per entry of params.yaml `gans` ({dataset}/{arch}/{loss}/{variant}/seed{seed}).
+
+
+rule train_gan:
+    input:
+        gan_cli.MODULES,
+        data=P.DATA_IMAGES,
+    output:
+        model=P.GAN_MODEL,
+        stats=P.GAN_STATS,
+    params:
+        tracked=tracked(gan_cli),
+    log:
+        "results/logs/train_gan/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_gan/{dataset}-{arch}-{loss}-{variant}-seed{seed}.tsv"
+    threads: 4
+    resources:
+        gpu=1,
+    shell:
+        "ganprint train-gan --params {PARAMS_FILE} --dataset {wildcards.dataset} --arch {wildcards.arch}"
+        " --loss {wildcards.loss} --variant {wildcards.variant} --seed {wildcards.seed}"
+        " --data {input.data} --out results/models/gan/{wildcards.dataset}/{wildcards.arch}/{wildcards.loss}/{wildcards.variant}/seed{wildcards.seed}"
+        " --log {log}"
+
+
+rule generate_images:
+    input:
+        generate_cli.MODULES,
+        model=P.GAN_MODEL,
+    output:
+        images=P.SAMPLES_IMAGES,
+        manifest=P.SAMPLES_MANIFEST,
+        samples=P.SAMPLES_GRID,
+    params:
+        tracked=tracked(generate_cli),
+    log:
+        "results/logs/generate_images/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log",
+    benchmark:
+        "results/benchmarks/generate_images/{dataset}-{arch}-{loss}-{variant}-seed{seed}.tsv"
+    threads: 4
+    resources:
+        gpu=1,
+    shell:
+        "ganprint generate-images --params {PARAMS_FILE} --dataset {wildcards.dataset} --arch {wildcards.arch}"
+        " --loss {wildcards.loss} --variant {wildcards.variant} --seed {wildcards.seed}"
+        " --model {input.model} --out results/samples/{wildcards.dataset}/{wildcards.arch}/{wildcards.loss}/{wildcards.variant}/seed{wildcards.seed}"
+        " --log {log}"
