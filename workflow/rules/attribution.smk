@@ -41,6 +41,8 @@ rule evaluate_attribution:
         tracked=tracked(evaluate_cli),
     log:
         "results/logs/evaluate_attribution/{protocol}-{method}.log",
+    benchmark:
+        "results/benchmarks/evaluate_attribution/{protocol}-{method}.tsv"
     threads: 4
     resources:
         gpu=1,

@@ -23,5 +23,7 @@ rule make_tables:
         tracked=tracked(tables_cli),
     log:
         "results/logs/make_tables/all.log",
+    benchmark:
+        "results/benchmarks/make_tables/all.tsv"
     shell:
         "ganprint make-tables --params {PARAMS_FILE} --root . --out results/tables --log {log}"

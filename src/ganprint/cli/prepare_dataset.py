@@ -16,6 +16,9 @@ from ganprint.config import Params
 from ganprint.io import write_json
 
 #: Library files this stage runs (the workflow lists them as inputs so a change there reruns the stage).
+# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
+PARAMS = ["prepare_dataset", "datasets.{dataset}"]
+
 MODULES = [
     "src/ganprint/cli/prepare_dataset.py",
     "src/ganprint/data/prepare.py",
