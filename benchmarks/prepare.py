@@ -79,6 +79,13 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def _version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)
@@ -95,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     workers = args.workers or cpu_count()
 
+    load_before = _loadavg()
     with tempfile.TemporaryDirectory(prefix="ganprint-bench-") as tmp:
         folder = Path(tmp) / "faces"
         folder.mkdir()
@@ -130,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         "PIL": _version("pillow"),
         "numpy": _version("numpy"),
         "machine": f"{platform.system()} {platform.machine()}, {_cpu_model()}, {os.cpu_count()} logical CPUs",
+        # other work on the machine skews both figures: the 1-minute load average before this script started
+        "loadavg_1min_before": load_before,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")

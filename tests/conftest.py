@@ -20,7 +20,7 @@ TINY = {
         "skimage": {"source": "embedded", "path": "skimage", "resolution": 32, "num_images": 96, "seed": 0},
         "sklearn": {"source": "embedded", "path": "sklearn", "resolution": 32, "num_images": 48, "seed": 1},
     },
-    "prepare_dataset": {"workers": 1, "grid_images": 16},
+    "prepare_dataset": {"workers": 1, "grid_images": 16},  # dvc.yaml reads grid_images
     "gans": {
         f"s{seed}": {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": seed}
         for seed in (0, 1)
@@ -44,6 +44,7 @@ TINY = {
     },
     "train_classifier": {
         "protocols": ["closed_set", "cross_seed"],
+        "methods": ["postpool"],
         "images_per_class": 12,
         "epochs": 1,
         "batch_size": 4,
@@ -51,7 +52,7 @@ TINY = {
         "fmap_max": 8,
     },
     "evaluate_attribution": {"images_per_class": 8, "batch_size": 16},
-    "make_tables": {},
+    "make_tables": {"decimals": 2},
 }
 
 

@@ -24,9 +24,13 @@ class ConfigError(ValueError):
     """params.yaml is wrong; the message names the key and the allowed values."""
 
 
-def _f(default: Any = dataclasses.MISSING, *, choices=None, lo=None, hi=None, pow2=False, doc=""):
-    """A dataclass field with validation metadata (allowed values, inclusive range, power of two)."""
-    meta = {"choices": choices, "lo": lo, "hi": hi, "pow2": pow2, "doc": doc}
+def _f(default: Any = dataclasses.MISSING, *, choices=None, lo=None, hi=None, pow2=False, required=False):
+    """A dataclass field with validation metadata (allowed values, inclusive range, power of two).
+
+    ``required``: the key must be written in params.yaml even though it has a default, because dvc.yaml
+    reads it from the file (templating or a dotted ``params:`` entry) and DVC knows no defaults.
+    """
+    meta = {"choices": choices, "lo": lo, "hi": hi, "pow2": pow2, "required": required}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -65,7 +69,7 @@ class PrepareDatasetCfg:
     resize_filter: str = _f("lanczos", choices=RESIZE_FILTERS)
     min_source_size: int = _f(0, lo=0)
     max_skipped_fraction: float = _f(0.1, lo=0.0, hi=1.0)
-    grid_images: int = _f(64, lo=1, hi=1024)
+    grid_images: int = _f(64, lo=1, hi=1024, required=True)
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ class GenerateImagesCfg:
 
 @dataclass(frozen=True)
 class TrainFingerprintAutoencoderCfg:
-    datasets: list[str] = _f([])
+    datasets: list[str] = _f([], required=True)
     bits: int = _f(32, lo=1, hi=4096)
     steps: int = _f(3000, lo=1)
     batch_size: int = _f(64, lo=1)
@@ -135,9 +139,9 @@ class ProtocolCfg:
 
 @dataclass(frozen=True)
 class TrainClassifierCfg:
-    protocols: list[str] = _f([])
-    methods: list[str] = _f(["postpool"])
-    images_per_class: int = _f(1000, lo=1)
+    protocols: list[str] = _f([], required=True)
+    methods: list[str] = _f(["postpool"], required=True)
+    images_per_class: int = _f(1000, lo=1, required=True)
     epochs: int = _f(4, lo=1)
     batch_size: int = _f(32, lo=1)
     lr: float = _f(1e-3, lo=0.0)
@@ -271,11 +275,10 @@ def _build(cls, data: Any, where: str):
         sub = f"{where}.{name}" if where else name
         if name in data:
             kwargs[name] = _convert(data[name], hints[name], sub, dict(f.metadata))
+        elif f.metadata.get("required") or cls is Params:
+            raise ConfigError(f"{sub}: missing key; it must be written in params.yaml (dvc.yaml reads it)")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            if dataclasses.is_dataclass(hints[name]):
-                kwargs[name] = _build(hints[name], {}, sub)
-            else:
-                raise ConfigError(f"{sub}: missing required key")
+            raise ConfigError(f"{sub}: missing required key")
     return cls(**kwargs)
 
 

@@ -88,9 +88,7 @@ def test_folder_via_ganprint_dispatch(tmp_path, photos):
 
 
 def test_unknown_dataset_lists_the_defined_ones(tmp_path, photos, capsys):
-    rc = cli.main(
-        ["--params", _params(tmp_path, photos), "--dataset", "celeba", "--out", str(tmp_path / "o")]
-    )
+    rc = cli.main(["--params", _params(tmp_path, photos), "--dataset", "celeba", "--out", str(tmp_path / "o")])
     assert rc == 2
     err = capsys.readouterr().err
     assert "'celeba' is not in params.yaml 'datasets'; defined: demo, photos" in err

@@ -1,12 +1,6 @@
 # train_classifier and evaluate_attribution per {protocol, method} (protocols are data in params.yaml).
 
 
-def protocol_stores(wildcards):
-    from ganprint.attribution.splits import split_stores
-
-    return split_stores(PARAMS, wildcards.protocol)
-
-
 rule train_classifier:
     input:
         classifier_cli.MODULES,
@@ -14,8 +8,6 @@ rule train_classifier:
     output:
         model=P.CLASSIFIER_MODEL,
         metrics=P.METRICS_CLASSIFIER,
-    params:
-        tracked=tracked(classifier_cli),
     log:
         "results/logs/train_classifier/{protocol}-{method}.log",
     benchmark:
@@ -23,8 +15,11 @@ rule train_classifier:
     threads: 4
     resources:
         gpu=1,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked(classifier_cli),
     shell:
-        "ganprint train-classifier --params {PARAMS_FILE} --protocol {wildcards.protocol} --method {wildcards.method}"
+        "ganprint train-classifier --params {params.file} --protocol {wildcards.protocol} --method {wildcards.method}"
         " --out results/models/classifier/{wildcards.protocol}/{wildcards.method}"
         " --metrics {output.metrics} --log {log}"
 
@@ -37,8 +32,6 @@ rule evaluate_attribution:
     output:
         predictions=P.PREDICTIONS,
         metrics=P.METRICS_ATTRIBUTION,
-    params:
-        tracked=tracked(evaluate_cli),
     log:
         "results/logs/evaluate_attribution/{protocol}-{method}.log",
     benchmark:
@@ -46,7 +39,10 @@ rule evaluate_attribution:
     threads: 4
     resources:
         gpu=1,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked(evaluate_cli),
     shell:
-        "ganprint evaluate-attribution --params {PARAMS_FILE} --protocol {wildcards.protocol}"
+        "ganprint evaluate-attribution --params {params.file} --protocol {wildcards.protocol}"
         " --method {wildcards.method} --model {input.model} --predictions {output.predictions}"
         " --metrics {output.metrics} --log {log}"

@@ -6,7 +6,14 @@ import subprocess
 import sys
 
 from ganprint import paths as P
-from ganprint.config import ConfigError, GAN_ARCHS, GAN_LOSSES, VARIANTS, load_params, tracked_values
+from ganprint.config import (
+    ConfigError,
+    GAN_ARCHS,
+    GAN_LOSSES,
+    VARIANTS,
+    load_params,
+    tracked_values,
+)
 from ganprint.cli import (
     detect_fingerprints as detect_cli,
     embed_fingerprints as embed_cli,
@@ -23,7 +30,9 @@ PARAMS_FILE = config.get("params", "params.yaml")
 try:
     PARAMS = load_params(PARAMS_FILE)
 except ConfigError as e:
-    sys.stderr.write(f"ganprint: {e}\nNo job was started. Fix params.yaml and run again.\n")
+    sys.stderr.write(
+        f"ganprint: {e}\nNo job was started. Fix params.yaml and run again.\n"
+    )
     raise SystemExit(1)
 
 
@@ -39,7 +48,9 @@ wildcard_constraints:
 
 def tracked(cli):
     """Params trigger: the values of exactly the keys the stage's CLI declares (its PARAMS)."""
-    return lambda wildcards: tracked_values(PARAMS, cli.PARAMS, **dict(wildcards.items()))
+    return lambda wildcards: tracked_values(
+        PARAMS, cli.PARAMS, **dict(wildcards.items())
+    )
 
 
 def gan_wildcards():
@@ -61,3 +72,27 @@ def record_in_dvc():
     """After a successful run, record the outputs in dvc.lock so `dvc status` is clean and `dvc repro` idle."""
     if os.path.isdir(".dvc") and shutil.which("dvc"):
         subprocess.run(["dvc", "commit", "--force", "--quiet"], check=False)
+
+
+def protocol_stores(wildcards):
+    from ganprint.attribution.splits import split_stores
+
+    return split_stores(PARAMS, wildcards.protocol)
+
+
+def table_inputs(wildcards):
+    t = [
+        P.METRICS_FP_AE.format(dataset=d)
+        for d in PARAMS.train_fingerprint_autoencoder.datasets
+    ]
+    t += [
+        P.METRICS_EMBED.format(dataset=d)
+        for d in PARAMS.train_fingerprint_autoencoder.datasets
+    ]
+    t += expand_gans(P.METRICS_DETECT)
+    t += [
+        P.METRICS_ATTRIBUTION.format(protocol=p, method=m)
+        for p in PARAMS.train_classifier.protocols
+        for m in PARAMS.train_classifier.methods
+    ]
+    return t

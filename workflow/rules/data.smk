@@ -9,13 +9,14 @@ rule prepare_dataset:
         manifest=P.DATA_MANIFEST.replace("{variant}", "clean"),
         samples=P.DATA_SAMPLES.replace("{variant}", "clean"),
         report=P.DATA_REPORT.replace("{variant}", "clean"),
-    params:
-        tracked=tracked(prepare_cli),
     log:
         "results/logs/prepare_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_dataset/{dataset}.tsv"
     threads: workflow.cores
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked(prepare_cli),
     shell:
-        "ganprint prepare-dataset --params {PARAMS_FILE} --dataset {wildcards.dataset}"
+        "ganprint prepare-dataset --params {params.file} --dataset {wildcards.dataset}"
         " --out data/clean/{wildcards.dataset} --log {log}"

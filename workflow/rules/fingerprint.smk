@@ -11,8 +11,6 @@ rule train_fingerprint_autoencoder:
         decoder=P.FP_DECODER,
         stats=P.FP_STATS,
         metrics=P.METRICS_FP_AE,
-    params:
-        tracked=tracked(autoencoder_cli),
     log:
         "results/logs/train_fingerprint_autoencoder/{dataset}.log",
     benchmark:
@@ -20,8 +18,11 @@ rule train_fingerprint_autoencoder:
     threads: 4
     resources:
         gpu=1,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked(autoencoder_cli),
     shell:
-        "ganprint train-fingerprint-autoencoder --params {PARAMS_FILE} --dataset {wildcards.dataset}"
+        "ganprint train-fingerprint-autoencoder --params {params.file} --dataset {wildcards.dataset}"
         " --data {input.data} --out results/models/fingerprint/{wildcards.dataset}"
         " --metrics {output.metrics} --log {log}"
 
@@ -38,8 +39,6 @@ rule embed_fingerprints:
         samples=P.DATA_SAMPLES.replace("{variant}", "fingerprinted"),
         embedded=P.EMBEDDED_FINGERPRINTS.replace("{variant}", "fingerprinted"),
         metrics=P.METRICS_EMBED,
-    params:
-        tracked=tracked(embed_cli),
     log:
         "results/logs/embed_fingerprints/{dataset}.log",
     benchmark:
@@ -47,8 +46,11 @@ rule embed_fingerprints:
     threads: 4
     resources:
         gpu=1,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked(embed_cli),
     shell:
-        "ganprint embed-fingerprints --params {PARAMS_FILE} --dataset {wildcards.dataset} --data {input.data}"
+        "ganprint embed-fingerprints --params {params.file} --dataset {wildcards.dataset} --data {input.data}"
         " --encoder {input.encoder} --decoder {input.decoder} --out data/fingerprinted/{wildcards.dataset}"
         " --metrics {output.metrics} --log {log}"
 
@@ -62,8 +64,6 @@ rule detect_fingerprints:
     output:
         detected=P.DETECTED_FINGERPRINTS,
         metrics=P.METRICS_DETECT,
-    params:
-        tracked=tracked(detect_cli),
     log:
         "results/logs/detect_fingerprints/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log",
     benchmark:
@@ -71,8 +71,11 @@ rule detect_fingerprints:
     threads: 4
     resources:
         gpu=1,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked(detect_cli),
     shell:
-        "ganprint detect-fingerprints --params {PARAMS_FILE} --dataset {wildcards.dataset} --arch {wildcards.arch}"
+        "ganprint detect-fingerprints --params {params.file} --dataset {wildcards.dataset} --arch {wildcards.arch}"
         " --loss {wildcards.loss} --variant {wildcards.variant} --seed {wildcards.seed}"
         " --images {input.images} --decoder {input.decoder} --embedded {input.embedded}"
         " --out results/fingerprints/{wildcards.dataset}/{wildcards.arch}/{wildcards.loss}/{wildcards.variant}/seed{wildcards.seed}"

@@ -8,8 +8,6 @@ rule train_gan:
     output:
         model=P.GAN_MODEL,
         stats=P.GAN_STATS,
-    params:
-        tracked=tracked(gan_cli),
     log:
         "results/logs/train_gan/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log",
     benchmark:
@@ -17,8 +15,11 @@ rule train_gan:
     threads: 4
     resources:
         gpu=1,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked(gan_cli),
     shell:
-        "ganprint train-gan --params {PARAMS_FILE} --dataset {wildcards.dataset} --arch {wildcards.arch}"
+        "ganprint train-gan --params {params.file} --dataset {wildcards.dataset} --arch {wildcards.arch}"
         " --loss {wildcards.loss} --variant {wildcards.variant} --seed {wildcards.seed}"
         " --data {input.data} --out results/models/gan/{wildcards.dataset}/{wildcards.arch}/{wildcards.loss}/{wildcards.variant}/seed{wildcards.seed}"
         " --log {log}"
@@ -32,8 +33,6 @@ rule generate_images:
         images=P.SAMPLES_IMAGES,
         manifest=P.SAMPLES_MANIFEST,
         samples=P.SAMPLES_GRID,
-    params:
-        tracked=tracked(generate_cli),
     log:
         "results/logs/generate_images/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log",
     benchmark:
@@ -41,8 +40,11 @@ rule generate_images:
     threads: 4
     resources:
         gpu=1,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked(generate_cli),
     shell:
-        "ganprint generate-images --params {PARAMS_FILE} --dataset {wildcards.dataset} --arch {wildcards.arch}"
+        "ganprint generate-images --params {params.file} --dataset {wildcards.dataset} --arch {wildcards.arch}"
         " --loss {wildcards.loss} --variant {wildcards.variant} --seed {wildcards.seed}"
         " --model {input.model} --out results/samples/{wildcards.dataset}/{wildcards.arch}/{wildcards.loss}/{wildcards.variant}/seed{wildcards.seed}"
         " --log {log}"

@@ -18,14 +18,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ganprint.cli._common import StageError
 from ganprint.config import DatasetCfg, PrepareDatasetCfg
 from ganprint.data.images import SKIP_REASONS
 from ganprint.data.sources import IMAGE_EXTENSIONS, Processor, list_items, make_processor
 from ganprint.data.store import ImageStoreWriter
-from ganprint.io import atomic_path, write_json
+from ganprint.io import write_json
+from ganprint.report.figures import save_grid
 
 log = logging.getLogger("ganprint")
 
@@ -37,7 +37,6 @@ OUTPUTS = (STORE_NAME, MANIFEST_NAME, SAMPLES_NAME, REPORT_NAME)
 
 _MAX_CHUNK = 64  # items per pool task: large enough to amortise IPC, small enough to stop soon after `limit`
 _EXAMPLES = 5  # skipped names kept per reason (report and error message)
-_GRID_PAD = 2  # px between grid cells (torchvision.utils.make_grid's default)
 
 _ADVICE = {
     "empty": "zero-byte files: re-copy or delete them",
@@ -86,25 +85,6 @@ def _progress(results: Iterable, total: int) -> Iterator:
         yield r
 
 
-def _grid(images: list[np.ndarray]) -> np.ndarray:
-    """``(N, H, W, 3)`` images → one ``(rows·(H+2)+2, cols·(W+2)+2, 3)`` uint8 grid, row-major, black gaps."""
-    n = len(images)
-    h, w, _ = images[0].shape
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    grid = np.zeros((rows * (h + _GRID_PAD) + _GRID_PAD, cols * (w + _GRID_PAD) + _GRID_PAD, 3), np.uint8)
-    for i, img in enumerate(images):
-        y = _GRID_PAD + (i // cols) * (h + _GRID_PAD)
-        x = _GRID_PAD + (i % cols) * (w + _GRID_PAD)
-        grid[y : y + h, x : x + w] = img
-    return grid
-
-
-def _save_png(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG", compress_level=6)
-
-
 def _skip_summary(counts: dict[str, int], examples: dict[str, list[str]]) -> str:
     parts = []
     for reason, n in counts.items():
@@ -118,9 +98,7 @@ def _advice(counts: dict[str, int]) -> str:
     return " ".join(f"[{r}] {_ADVICE[r]}." for r, n in counts.items() if n and r in _ADVICE)
 
 
-def prepare_dataset(
-    cfg: DatasetCfg, prep: PrepareDatasetCfg, out_dir: str | Path, *, dataset_name: str
-) -> dict:
+def prepare_dataset(cfg: DatasetCfg, prep: PrepareDatasetCfg, out_dir: str | Path, *, dataset_name: str) -> dict:
     """Crop and resize the source of ``cfg`` into ``out_dir`` (store, manifest, sample grid, report).
 
     Args:
@@ -210,7 +188,7 @@ def prepare_dataset(
                 "prepare_dataset.max_skipped_fraction in params.yaml."
             )
 
-    _save_png(out_dir / SAMPLES_NAME, _grid(grid))
+    save_grid(np.stack(grid), out_dir / SAMPLES_NAME)
     report = {
         "dataset": dataset_name,
         "source": cfg.source,

@@ -167,9 +167,7 @@ def lmdb_env(path: str | Path, *, revalidate: bool = False):
     if not path.exists():
         raise FileNotFoundError(f"LSUN LMDB export not found: {path} (datasets.<name>.path in params.yaml)")
     try:
-        env = lmdb.open(
-            str(path), subdir=path.is_dir(), readonly=True, lock=False, readahead=False, max_readers=512
-        )
+        env = lmdb.open(str(path), subdir=path.is_dir(), readonly=True, lock=False, readahead=False, max_readers=512)
     except lmdb.Error as e:
         raise StageError(
             f"{path}: not a readable LMDB database ({e}); 'lsun' expects the directory written by the "
@@ -219,9 +217,7 @@ def _photo(path: str) -> Image.Image:
         try:
             im = open_rgb(path)
         except ImageSkip as e:
-            raise StageError(
-                f"{path}: embedded photo unreadable ({e}); reinstall the package that ships it"
-            ) from None
+            raise StageError(f"{path}: embedded photo unreadable ({e}); reinstall the package that ships it") from None
         _PHOTO_CACHE[path] = im
     return im
 

@@ -50,7 +50,10 @@ class ImageStoreWriter:
         self._store_ctx = atomic_path(self.path)
         self._tmp = self._store_ctx.__enter__()
         self._tmp.unlink()  # lmdb creates the file itself
-        self._env = lmdb.open(str(self._tmp), subdir=False, lock=False, map_size=_MAP_SIZE, meminit=True)
+        # No fsync per commit: the file is a temporary until renamed, so one sync at the end is enough.
+        self._env = lmdb.open(
+            str(self._tmp), subdir=False, lock=False, map_size=_MAP_SIZE, meminit=True, sync=False, metasync=False
+        )
         self._txn = self._env.begin(write=True)
         return self
 
@@ -92,6 +95,7 @@ class ImageStoreWriter:
                 meta = {"count": self._count, "height": h, "width": w, "channels": c, "dtype": "uint8"}
                 self._txn.put(META_KEY, json.dumps(meta, sort_keys=True).encode())
                 self._txn.commit()
+                self._env.sync(True)
             else:
                 self._txn.abort()
         finally:

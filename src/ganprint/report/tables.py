@@ -69,7 +69,7 @@ def fingerprint_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
                 "bit_accuracy": round(emb["bit_accuracy"], 4),
                 "psnr_db": round(emb["psnr_db"], d),
                 "paper_bit_accuracy": f"{ref['embedded_training_images']} (unverified)",
-                "note": f"autoencoder held-out bit accuracy {ae['bit_accuracy']:.4f}",
+                "note": f"autoencoder on fresh random bits: {ae['bit_accuracy']:.4f}",
             }
         )
     for name, g in params.gans.items():
@@ -82,35 +82,49 @@ def fingerprint_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
                 "resolution_px": params.datasets[g.dataset].resolution,
                 "bits": m["bits"],
                 "bit_accuracy": round(m["bit_accuracy"], 4),
-                "psnr_db": None,
+                "psnr_db": "",
                 "paper_bit_accuracy": paper if g.variant == "fingerprinted" else f"{paper} (chance)",
-                "note": "paper: " + ref["reference"] if g.variant == "fingerprinted" else "control",
+                "note": "GAN trained on fingerprinted data"
+                if g.variant == "fingerprinted"
+                else "control: GAN trained on clean data",
             }
         )
     return pd.DataFrame(rows)
 
 
-def write_table(df: pd.DataFrame, out_dir: Path, name: str, title: str) -> None:
+def write_table(df: pd.DataFrame, out_dir: Path, name: str, title: str, notes: list[str] = ()) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / f"{name}.csv") as tmp:
         df.to_csv(tmp, index=False, lineterminator="\n")
     md = f"# {title}\n\n" + df.to_markdown(index=False) + "\n"
+    if notes:
+        md += "\n" + "".join(f"- {n}\n" for n in notes)
     with atomic_path(out_dir / f"{name}.md") as tmp:
         tmp.write_text(md, encoding="utf-8")
 
 
 def make_tables(params: Params, out_dir: str | Path, root: str | Path = ".") -> list[str]:
     out_dir, root = Path(out_dir), Path(root)
+    scale = sorted({d.resolution for d in params.datasets.values()})
+    scale_note = f"Scale: {'/'.join(map(str, scale))} px images" + (
+        " (the embedded CPU demo; the papers use 128 px)." if max(scale) < 128 else "."
+    )
     write_table(
         attribution_table(params, root),
         out_dir,
         "attribution",
         "Attribution accuracy (ours vs. the papers' reported numbers)",
+        [scale_note, "Paper values marked (unverified) are recalled from the PDFs, not checked (see PAPERS.md)."],
     )
     write_table(
         fingerprint_table(params, root),
         out_dir,
         "fingerprints",
         "Artificial fingerprints: bit accuracy (Yu et al. 2021)",
+        [
+            scale_note,
+            "Paper: " + FINGERPRINT_TRANSFER["reference"] + ".",
+            "bit_accuracy: share of the fingerprint's bits the decoder reads back; 0.5 = chance.",
+        ],
     )
     return [str(out_dir / f"{n}.{e}") for n in ("attribution", "fingerprints") for e in ("csv", "md")]

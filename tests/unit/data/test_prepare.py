@@ -273,9 +273,7 @@ def test_lsun_lmdb_with_limit(tmp_path):
 
 
 def test_embedded_byte_identical_across_workers(tmp_path):
-    cfg = DatasetCfg(
-        source="embedded", path="sklearn", num_images=120, seed=5, limit=3
-    )  # limit: not embedded
+    cfg = DatasetCfg(source="embedded", path="sklearn", num_images=120, seed=5, limit=3)  # limit: not embedded
     r1 = prepare_dataset(cfg, _prep(workers=1), tmp_path / "a", dataset_name="sk")
     prepare_dataset(cfg, _prep(workers=2), tmp_path / "b", dataset_name="sk")
     assert r1["written"] == 120 and r1["limit"] == 0

@@ -1,0 +1,179 @@
+"""train_gan + generate_images on a tiny store: same seed ⇒ same bytes; image i depends only on (seed, i)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganprint.checkpoint import load_checkpoint
+from ganprint.cli._common import StageError
+from ganprint.config import GanCfg, TrainGanCfg
+from ganprint.data.store import ImageStore, ImageStoreWriter, read_manifest
+from ganprint.generate import generate_images, latent
+from ganprint.losses import LOSSES
+from ganprint.train.gan import train_gan
+
+CFG = TrainGanCfg(steps=3, batch_size=8, z_dim=8, width=8, log_every=1)
+
+
+def smooth_images(n: int, res: int = 32, seed: int = 0) -> np.ndarray:
+    """(n, res, res, 3) uint8: upsampled 4×4 noise, a stand-in for photographs."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (n, 4, 4, 3), dtype=np.uint8)
+    return np.stack([np.asarray(Image.fromarray(s).resize((res, res), Image.Resampling.BILINEAR)) for s in small])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    with ImageStoreWriter(d / "images.lmdb", d / "manifest.csv") as w:
+        for img in smooth_images(40):
+            w.add(img)
+    return d / "images.lmdb"
+
+
+def _train(store: Path, out: Path, seed: int = 0, cfg: TrainGanCfg = CFG) -> dict:
+    gan = GanCfg(dataset="tiny", arch="dcgan", loss="nonsat", variant="clean", seed=seed)
+    return train_gan(store, cfg, gan, out / "G.pt", out / "stats.jsonl", extra={"params": {"note": 1}})
+
+
+@pytest.fixture(scope="module")
+def trained(store, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gan") / "seed0"
+    _train(store, out)
+    return out
+
+
+# -- train_gan ---------------------------------------------------------------------------------------------
+
+
+def test_train_gan_writes_model_and_stats(store, tmp_path):
+    row = _train(store, tmp_path / "g")
+    assert sorted(os.listdir(tmp_path / "g")) == ["G.pt", "stats.jsonl"]
+    assert set(row) == {"loss_d", "loss_g"}
+    assert all(np.isfinite(v) for v in row.values())
+    lines = (tmp_path / "g" / "stats.jsonl").read_text().splitlines()
+    assert [eval(line)["step"] for line in lines] == [1, 2, 3]  # noqa: S307 - our own JSON of numbers
+    ckpt = load_checkpoint(tmp_path / "g" / "G.pt", "gan_generator")
+    assert ckpt["model_name"] == "dcgan"
+    assert ckpt["model_args"] == {"resolution": 32, "z_dim": 8, "width": 8}
+    assert ckpt["gan"] == {"dataset": "tiny", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": 0}
+    assert ckpt["params"] == {"note": 1}
+
+
+def test_same_seed_same_bytes(store, trained, tmp_path):
+    _train(store, tmp_path / "seed0")
+    for name in ("G.pt", "stats.jsonl"):
+        assert (tmp_path / "seed0" / name).read_bytes() == (trained / name).read_bytes(), name
+
+
+def test_different_seed_different_model(store, trained, tmp_path):
+    _train(store, tmp_path / "seed0", seed=1)  # same file name, other seed
+    assert (tmp_path / "seed0" / "G.pt").read_bytes() != (trained / "G.pt").read_bytes()
+    assert (tmp_path / "seed0" / "stats.jsonl").read_bytes() != (trained / "stats.jsonl").read_bytes()
+
+
+def test_training_changes_the_weights(store, trained):
+    from ganprint.nets.dcgan import DCGANGenerator
+
+    torch.manual_seed(0)
+    init = DCGANGenerator(resolution=32, z_dim=8, width=8).state_dict()
+    after = load_checkpoint(trained / "G.pt", "gan_generator")["state_dict"]
+    assert not torch.equal(init["fc.weight"], after["fc.weight"])
+
+
+def test_log_every_selects_stats_rows(store, tmp_path):
+    cfg = TrainGanCfg(steps=3, batch_size=8, z_dim=8, width=8, log_every=2)
+    _train(store, tmp_path, cfg=cfg)
+    steps = [line.split('"step": ')[1].rstrip("}") for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert steps == ["2", "3"]  # every 2nd step plus the last
+
+
+def test_nan_loss_raises_stage_error_and_writes_no_model(store, tmp_path, monkeypatch):
+    def nan_dis(real_logits, fake_logits):
+        return (real_logits.mean() + fake_logits.mean()) * float("nan")
+
+    monkeypatch.setitem(LOSSES, "nonsat", (nan_dis, LOSSES["nonsat"][1]))
+    with pytest.raises(StageError) as e:
+        _train(store, tmp_path / "g")
+    assert str(e.value).startswith("train_gan: loss became nan at step 1; training diverged.")
+    assert not (tmp_path / "g" / "G.pt").exists()
+    assert not (tmp_path / "g").exists() or os.listdir(tmp_path / "g") == []
+
+
+# -- generate_images ---------------------------------------------------------------------------------------
+
+
+def _generate(model: Path, out: Path, num_images: int, batch_size: int, seed: int = 5, grid_images: int = 64):
+    n = generate_images(
+        model,
+        out / "images.lmdb",
+        out / "manifest.csv",
+        out / "samples.png",
+        num_images=num_images,
+        seed=seed,
+        batch_size=batch_size,
+        grid_images=grid_images,
+        label="tiny/dcgan",
+    )
+    assert n == num_images
+    with ImageStore(out / "images.lmdb") as s:
+        return s.read(range(len(s)))
+
+
+def test_latent_depends_only_on_seed_and_index():
+    a = latent(5, 3, 8)
+    assert a.dtype == np.float32 and a.shape == (8,)
+    np.testing.assert_array_equal(a, latent(5, 3, 8))
+    assert not np.array_equal(a, latent(5, 4, 8))
+    assert not np.array_equal(a, latent(6, 3, 8))
+    np.testing.assert_array_equal(a, np.random.default_rng([5, 3]).standard_normal(8).astype(np.float32))
+
+
+def test_generate_writes_store_manifest_grid(trained, tmp_path):
+    images = _generate(trained / "G.pt", tmp_path, num_images=9, batch_size=4, grid_images=4)
+    assert sorted(os.listdir(tmp_path)) == ["images.lmdb", "manifest.csv", "samples.png"]
+    assert images.shape == (9, 32, 32, 3) and images.dtype == np.uint8
+    assert len({im.tobytes() for im in images}) == 9  # distinct latents, distinct images
+    rows = read_manifest(tmp_path / "manifest.csv")
+    assert [r["source"] for r in rows] == [f"seed5/{i:08d}" for i in range(9)]
+    assert {r["label"] for r in rows} == {"tiny/dcgan"} and {r["seed"] for r in rows} == {"5"}
+    grid = np.asarray(Image.open(tmp_path / "samples.png"))
+    assert grid.shape == (2 * 34 + 2, 2 * 34 + 2, 3)  # 4 images, 2×2 mosaic, 2 px padding
+    np.testing.assert_array_equal(grid[2:34, 36:68], images[1])
+
+
+def test_batch_size_does_not_change_the_images(trained, tmp_path):
+    a = _generate(trained / "G.pt", tmp_path / "a", num_images=9, batch_size=1)
+    b = _generate(trained / "G.pt", tmp_path / "b", num_images=9, batch_size=7)
+    np.testing.assert_array_equal(a, b)
+    for name in ("images.lmdb", "manifest.csv", "samples.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_fewer_images_are_a_prefix(trained, tmp_path):
+    five = _generate(trained / "G.pt", tmp_path / "five", num_images=5, batch_size=3)
+    nine = _generate(trained / "G.pt", tmp_path / "nine", num_images=9, batch_size=4)
+    np.testing.assert_array_equal(five, nine[:5])
+    rows5 = read_manifest(tmp_path / "five" / "manifest.csv")
+    assert rows5 == read_manifest(tmp_path / "nine" / "manifest.csv")[:5]
+
+
+def test_generation_seed_changes_the_images(trained, tmp_path):
+    a = _generate(trained / "G.pt", tmp_path / "a", num_images=3, batch_size=3, seed=5)
+    b = _generate(trained / "G.pt", tmp_path / "b", num_images=3, batch_size=3, seed=6)
+    assert not np.array_equal(a, b)
+
+
+def test_generate_refuses_a_non_generator(tmp_path, trained):
+    from ganprint.checkpoint import CheckpointError
+
+    torch.save({"kind": "fingerprint_decoder"}, tmp_path / "D.pt")
+    with pytest.raises(CheckpointError, match="expected a gan_generator checkpoint, got 'fingerprint_decoder'"):
+        _generate(tmp_path / "D.pt", tmp_path / "o", num_images=1, batch_size=1)
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,228 @@
+"""Report: deterministic PNG grids with an exact mosaic layout; paper tables from hand-written metrics."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+from conftest import tiny_params
+from PIL import Image
+
+from ganprint.config import PAPER_REFERENCES, parse_params
+from ganprint.io import write_json
+from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE, gan_fields, table_files
+from ganprint.report.figures import grid_image, save_grid
+from ganprint.report.paper_numbers import ATTRIBUTION, FINGERPRINT_TRANSFER
+from ganprint.report.tables import attribution_table, fingerprint_table, make_tables
+
+# -- grids -------------------------------------------------------------------------------------------------
+
+
+def _tiles(n: int, h: int = 4, w: int = 4) -> np.ndarray:
+    """Tile i is filled with the value 10 · (i + 1) (channel 0) so its position in the mosaic can be checked."""
+    out = np.zeros((n, h, w, 3), np.uint8)
+    for i in range(n):
+        out[i, ..., 0] = 10 * (i + 1)
+        out[i, ..., 1] = i
+    return out
+
+
+@pytest.mark.parametrize(("n", "rows", "cols"), [(1, 1, 1), (4, 2, 2), (5, 2, 3), (10, 3, 4), (16, 4, 4)])
+def test_grid_shape(n, rows, cols):
+    g = grid_image(_tiles(n, 4, 6))
+    assert g.dtype == np.uint8
+    assert g.shape == (rows * (4 + 2) + 2, cols * (6 + 2) + 2, 3)
+
+
+def test_grid_layout_exact():
+    tiles = _tiles(5)
+    g = grid_image(tiles)  # 3 columns, 2 rows, 2 px white padding
+    assert g.shape == (14, 20, 3)
+    for i in range(5):
+        r, q = divmod(i, 3)
+        y, x = 2 + 6 * r, 2 + 6 * q
+        np.testing.assert_array_equal(g[y : y + 4, x : x + 4], tiles[i])
+    mask = np.ones(g.shape[:2], bool)
+    for i in range(5):
+        r, q = divmod(i, 3)
+        mask[2 + 6 * r : 6 + 6 * r, 2 + 6 * q : 6 + 6 * q] = False
+    assert (g[mask] == 255).all()  # padding and the empty 6th cell are white
+    assert (g[8:12, 14:18] == 255).all()
+
+
+def test_grid_custom_pad():
+    g = grid_image(_tiles(2), pad=0)
+    assert g.shape == (4, 8, 3)
+    np.testing.assert_array_equal(g[:, 4:], _tiles(2)[1])
+
+
+def test_save_grid_bytes_are_deterministic(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (7, 8, 8, 3), dtype=np.uint8)
+    save_grid(images, tmp_path / "a" / "samples.png")
+    save_grid(images.copy(), tmp_path / "b" / "samples.png")
+    a = (tmp_path / "a" / "samples.png").read_bytes()
+    assert a == (tmp_path / "b" / "samples.png").read_bytes()
+    assert a[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"tIME" not in a and b"tEXt" not in a  # no timestamp, no software tag
+    back = np.asarray(Image.open(tmp_path / "a" / "samples.png"))
+    np.testing.assert_array_equal(back, grid_image(images))
+    assert os.listdir(tmp_path / "a") == ["samples.png"]
+
+
+# -- tables ------------------------------------------------------------------------------------------------
+
+ATTR = {
+    "closed_set": {"accuracy": 0.875, "macro_f1": 0.8571428571, "chance": 1 / 3, "classes": ["real", "s0", "s1"]},
+    "cross_seed": {"accuracy": 0.5625, "macro_f1": 0.4, "chance": 0.5, "classes": ["dcgan", "real"]},
+}
+DETECT = {"s0": 0.5123456, "s1": 0.4987654, "fp0": 0.9765432}
+
+
+@pytest.fixture
+def metrics_root(tmp_path):
+    params = parse_params(tiny_params())
+    for protocol, m in ATTR.items():
+        write_json(
+            tmp_path / METRICS_ATTRIBUTION.format(protocol=protocol, method="postpool"),
+            m | {"test_images": 8 * len(m["classes"])},
+        )
+    write_json(tmp_path / METRICS_FP_AE.format(dataset="skimage"), {"bit_accuracy": 0.953125, "psnr_db": 30.0})
+    write_json(
+        tmp_path / METRICS_EMBED.format(dataset="skimage"),
+        {"bits": 8, "bit_accuracy": 0.99609375, "psnr_db": 31.23456, "images": 96, "identical": True},
+    )
+    for name, acc in DETECT.items():
+        write_json(
+            tmp_path / METRICS_DETECT.format(**gan_fields(params, name)), {"bits": 8, "bit_accuracy": acc, "images": 24}
+        )
+    return tmp_path
+
+
+def _csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_paper_numbers_cover_the_params_choices():
+    assert set(ATTRIBUTION) == set(PAPER_REFERENCES) - {""}
+    assert ATTRIBUTION["yu2019_table2"]["accuracy"] == {"CelebA": 99.5, "LSUN": 97.7}
+    assert FINGERPRINT_TRANSFER["fingerprinted"] == 0.98
+
+
+def test_make_tables_writes_four_files(metrics_root, tmp_path):
+    params = parse_params(tiny_params())
+    out = tmp_path / "results" / "tables"
+    files = make_tables(params, out, metrics_root)
+    assert files == [str(out / n) for n in ("attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md")]
+    assert sorted(os.listdir(out)) == ["attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md"]
+    assert [f"results/tables/{n}" for n in sorted(os.listdir(out))] == sorted(table_files())
+
+
+def test_attribution_table_numbers(metrics_root, tmp_path):
+    make_tables(parse_params(tiny_params()), tmp_path / "t", metrics_root)
+    rows = _csv(tmp_path / "t" / "attribution.csv")
+    assert list(rows[0]) == [
+        "protocol",
+        "method",
+        "datasets",
+        "resolution_px",
+        "classes",
+        "test_images",
+        "accuracy_%",
+        "macro_f1_%",
+        "chance_%",
+        "paper_accuracy_%",
+        "paper_reference",
+    ]
+    closed, cross = rows
+    assert {k: closed[k] for k in list(closed)[:10]} == {
+        "protocol": "closed_set",
+        "method": "postpool",
+        "datasets": "skimage",
+        "resolution_px": "32",
+        "classes": "3",
+        "test_images": "24",
+        "accuracy_%": "87.5",
+        "macro_f1_%": "85.71",
+        "chance_%": "33.33",
+        "paper_accuracy_%": "CelebA 99.5; LSUN 97.7 (unverified)",
+    }
+    assert closed["paper_reference"] == ATTRIBUTION["yu2019_table2"]["reference"]
+    assert (cross["protocol"], cross["accuracy_%"], cross["macro_f1_%"], cross["chance_%"]) == (
+        "cross_seed",
+        "56.25",
+        "40.0",
+        "50.0",
+    )
+    assert cross["paper_accuracy_%"] == "n/a"  # no numbers: nothing to mark unverified
+    md = (tmp_path / "t" / "attribution.md").read_text()
+    assert md.startswith("# Attribution accuracy (ours vs. the papers' reported numbers)\n\n|")
+    assert "99.5" in md and "(unverified)" in md and "87.5" in md and "| closed_set" in md
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 2  # header, rule, one row per protocol × method
+
+
+def test_decimals(metrics_root):
+    data = tiny_params()
+    data["make_tables"] = {"decimals": 0}
+    df = attribution_table(parse_params(data), metrics_root)
+    assert df["accuracy_%"].tolist() == [88.0, 56.0]  # round-half-even: 87.5 → 88, 56.25 → 56
+    assert df["macro_f1_%"].tolist() == [86.0, 40.0]
+    assert df["chance_%"].tolist() == [33.0, 50.0]
+
+
+def test_fingerprint_table_numbers(metrics_root, tmp_path):
+    make_tables(parse_params(tiny_params()), tmp_path / "t", metrics_root)
+    rows = _csv(tmp_path / "t" / "fingerprints.csv")
+    assert list(rows[0]) == [
+        "images",
+        "variant",
+        "resolution_px",
+        "bits",
+        "bit_accuracy",
+        "psnr_db",
+        "paper_bit_accuracy",
+        "note",
+    ]
+    assert [r["images"] for r in rows] == [
+        "skimage: fingerprinted training images",
+        "samples of s0",
+        "samples of s1",
+        "samples of fp0",
+    ]
+    emb, s0, s1, fp0 = rows
+    assert (emb["variant"], emb["resolution_px"], emb["bits"], emb["bit_accuracy"], emb["psnr_db"]) == (
+        "fingerprinted",
+        "32",
+        "8",
+        "0.9961",
+        "31.23",
+    )
+    assert emb["paper_bit_accuracy"] == "1.0 (unverified)"
+    assert "0.9531" in emb["note"]  # the autoencoder's own bit accuracy, 4 decimals
+    assert (s0["variant"], s0["bit_accuracy"], s0["psnr_db"], s0["paper_bit_accuracy"]) == (
+        "clean",
+        "0.5123",
+        "",
+        "0.5 (chance)",
+    )
+    assert s0["note"].startswith("control")
+    assert s1["bit_accuracy"] == "0.4988"
+    assert (fp0["variant"], fp0["bit_accuracy"], fp0["paper_bit_accuracy"]) == ("fingerprinted", "0.9765", "0.98")
+    assert fp0["note"] and not fp0["note"].startswith("control")
+    md = (tmp_path / "t" / "fingerprints.md").read_text()
+    assert md.startswith("# Artificial fingerprints: bit accuracy (Yu et al. 2021)\n\n")
+    assert "0.9765" in md and "(chance)" in md
+
+
+def test_fingerprint_table_frame(metrics_root):
+    df = fingerprint_table(parse_params(tiny_params()), metrics_root)
+    assert len(df) == 4
+    assert df["bit_accuracy"].tolist() == [0.9961, 0.5123, 0.4988, 0.9765]
+
+
+def test_missing_metrics_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="closed_set/postpool.json"):
+        make_tables(parse_params(tiny_params()), tmp_path / "t", tmp_path)

@@ -1,0 +1,221 @@
+"""ganprint.data.store: LMDB image store + manifest: exact round trip, refusals, atomic and deterministic."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import lmdb
+import numpy as np
+import pytest
+
+from ganprint.data.store import (
+    MANIFEST_FIELDS,
+    ImageStore,
+    ImageStoreWriter,
+    StoreError,
+    key_of,
+    read_manifest,
+    store_size_bytes,
+)
+
+
+def _images(n: int = 7, h: int = 8, w: int = 6, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+
+
+def _write(dirpath, images, manifest=True, **kw):
+    path = dirpath / "images.lmdb"
+    with ImageStoreWriter(path, dirpath / "manifest.csv" if manifest else None, **kw) as w:
+        for i, img in enumerate(images):
+            assert w.add(img, source=f"src/{i}", label="lab", seed=3) == key_of(i)
+        assert len(w) == len(images)
+    return path
+
+
+def test_key_of():
+    assert key_of(0) == "00000000"
+    assert key_of(1234) == "00001234"
+
+
+def test_round_trip_exact_pixels(tmp_path):
+    images = _images()
+    path = _write(tmp_path, images)
+    assert sorted(os.listdir(tmp_path)) == ["images.lmdb", "manifest.csv"]
+    with ImageStore(path) as s:
+        assert len(s) == 7
+        assert s.shape == (8, 6, 3)
+        assert s.meta == {"count": 7, "height": 8, "width": 6, "channels": 3, "dtype": "uint8"}
+        got = s.read(range(7))
+        assert got.dtype == np.uint8 and got.shape == (7, 8, 6, 3)
+        np.testing.assert_array_equal(got, images)
+        np.testing.assert_array_equal(s[4], images[4])
+        np.testing.assert_array_equal(s.read([6, 0, 6]), images[[6, 0, 6]])
+        assert s.read([]).shape == (0, 8, 6, 3)
+    assert store_size_bytes(path) == os.path.getsize(path) > 7 * 8 * 6 * 3
+
+
+def test_round_trip_across_commits(tmp_path):
+    images = _images(n=11)
+    path = _write(tmp_path, images, commit_every=3)
+    with ImageStore(path) as s:
+        assert len(s) == 11
+        np.testing.assert_array_equal(s.read(range(11)), images)
+
+
+def test_index_out_of_range(tmp_path):
+    path = _write(tmp_path, _images(n=3))
+    with ImageStore(path) as s:
+        with pytest.raises(IndexError, match=r"index 3 out of range 0\.\.2"):
+            s.read([0, 3])
+        with pytest.raises(IndexError, match=r"index -1 out of range"):
+            s[-1]
+
+
+def test_manifest_rows_and_sha1(tmp_path):
+    images = _images(n=4)
+    _write(tmp_path, images)
+    rows = read_manifest(tmp_path / "manifest.csv")
+    assert (tmp_path / "manifest.csv").read_text().splitlines()[0] == ",".join(MANIFEST_FIELDS)
+    assert rows == [
+        {
+            "key": key_of(i),
+            "source": f"src/{i}",
+            "label": "lab",
+            "seed": "3",
+            "sha1": hashlib.sha1(images[i].tobytes()).hexdigest(),
+        }
+        for i in range(4)
+    ]
+
+
+def test_manifest_is_optional(tmp_path):
+    _write(tmp_path, _images(n=2), manifest=False)
+    assert os.listdir(tmp_path) == ["images.lmdb"]
+
+
+def test_non_contiguous_input_is_stored_as_seen(tmp_path):
+    big = _images(n=1, h=8, w=12)[0]
+    view = big[:, ::2]  # (8, 6, 3), not contiguous
+    path = _write(tmp_path, [view])
+    with ImageStore(path) as s:
+        np.testing.assert_array_equal(s[0], view)
+    assert read_manifest(tmp_path / "manifest.csv")[0]["sha1"] == hashlib.sha1(np.ascontiguousarray(view)).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((4, 4, 3), dtype=np.float32),
+        np.zeros((4, 4), dtype=np.uint8),
+        np.zeros((4, 4, 4), dtype=np.uint8),
+    ],
+)
+def test_refuses_non_rgb_uint8(tmp_path, bad):
+    with pytest.raises(StoreError, match=r"expected \(H, W, 3\) uint8"):
+        with ImageStoreWriter(tmp_path / "images.lmdb") as w:
+            w.add(bad)
+    assert os.listdir(tmp_path) == []
+
+
+def test_refuses_mixed_shapes_and_leaves_nothing(tmp_path):
+    with pytest.raises(StoreError) as e:
+        with ImageStoreWriter(tmp_path / "images.lmdb", tmp_path / "manifest.csv") as w:
+            w.add(np.zeros((8, 8, 3), np.uint8))
+            w.add(np.zeros((8, 16, 3), np.uint8))
+    assert str(e.value) == "all images in a store share one size: (8, 8, 3) vs (8, 16, 3)"
+    assert os.listdir(tmp_path) == []
+
+
+def test_refuses_empty_store(tmp_path):
+    with pytest.raises(StoreError) as e:
+        with ImageStoreWriter(tmp_path / "images.lmdb", tmp_path / "manifest.csv"):
+            pass
+    assert str(e.value) == f"{tmp_path / 'images.lmdb'}: refusing to write an empty image store"
+    assert "images.lmdb" not in os.listdir(tmp_path)
+    assert "manifest.csv" not in os.listdir(tmp_path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="store.ImageStoreWriter.__exit__: the empty-store StoreError is raised before "
+    "self._store_ctx.__exit__ runs, so the '.images.lmdb.tmp-*' file stays until the writer is garbage-collected",
+)
+def test_empty_store_leaves_no_tmp_file(tmp_path):
+    with pytest.raises(StoreError):
+        with ImageStoreWriter(tmp_path / "images.lmdb", tmp_path / "manifest.csv") as w:  # noqa: F841
+            pass
+    assert os.listdir(tmp_path) == []
+
+
+def test_exception_inside_with_leaves_no_file(tmp_path):
+    old = _write(tmp_path, _images(n=2, seed=1))  # an earlier good store must survive untouched
+    before = old.read_bytes(), (tmp_path / "manifest.csv").read_bytes()
+    with pytest.raises(KeyError):
+        with ImageStoreWriter(old, tmp_path / "manifest.csv") as w:
+            for img in _images(n=5):
+                w.add(img)
+            raise KeyError("boom")
+    assert sorted(os.listdir(tmp_path)) == ["images.lmdb", "manifest.csv"]  # no tmp files
+    assert (old.read_bytes(), (tmp_path / "manifest.csv").read_bytes()) == before
+
+
+def test_exception_in_a_fresh_dir_leaves_nothing(tmp_path):
+    out = tmp_path / "sub"
+    with pytest.raises(RuntimeError):
+        with ImageStoreWriter(out / "images.lmdb", out / "manifest.csv") as w:
+            w.add(_images(n=1)[0])
+            raise RuntimeError
+    assert os.listdir(out) == []
+
+
+def test_identical_inputs_give_identical_bytes(tmp_path):
+    images = _images(n=9, h=16, w=16, seed=5)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    pa, pb = _write(a, images), _write(b, images)
+    assert pa.read_bytes() == pb.read_bytes()
+    assert (a / "manifest.csv").read_bytes() == (b / "manifest.csv").read_bytes()
+
+
+def test_different_pixels_give_different_bytes(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    images = _images(n=3)
+    changed = images.copy()
+    changed[2, 0, 0, 0] ^= 1
+    assert _write(a, images).read_bytes() != _write(b, changed).read_bytes()
+
+
+def test_missing_store(tmp_path):
+    with pytest.raises(StoreError) as e:
+        ImageStore(tmp_path / "nope.lmdb")
+    assert str(e.value) == f"{tmp_path / 'nope.lmdb'}: image store not found; run the stage that writes it first"
+
+
+def test_a_non_store_file(tmp_path):
+    junk = tmp_path / "junk.lmdb"
+    junk.write_bytes(b"not an lmdb file " * 500)
+    with pytest.raises(StoreError) as e:
+        ImageStore(junk)
+    assert str(e.value).startswith(f"{junk}: not a readable image store (")
+    png = tmp_path / "empty.lmdb"
+    png.write_bytes(b"")
+    with pytest.raises(StoreError, match="not a readable image store|not an image store"):
+        ImageStore(png)
+
+
+def test_an_lmdb_without_metadata(tmp_path):
+    path = tmp_path / "other.lmdb"
+    env = lmdb.open(str(path), subdir=False, lock=False)
+    with env.begin(write=True) as txn:
+        txn.put(b"00000000", b"x" * 12)
+    env.close()
+    with pytest.raises(StoreError) as e:
+        ImageStore(path)
+    assert str(e.value) == f"{path}: not an image store (no metadata record)"
+
+
+def test_a_directory_is_not_a_store(tmp_path):
+    with pytest.raises(StoreError, match="image store not found"):
+        ImageStore(tmp_path)
