@@ -28,9 +28,7 @@ def versions() -> dict:
     }
 
 
-def save_checkpoint(
-    path: str | Path, *, kind: str, model: torch.nn.Module, model_name: str, **extra: Any
-) -> None:
+def save_checkpoint(path: str | Path, *, kind: str, model: torch.nn.Module, model_name: str, **extra: Any) -> None:
     """Write ``{kind, model_name, model_args, state_dict, versions, **extra}`` atomically."""
     payload = {
         "kind": kind,

@@ -243,9 +243,7 @@ def _convert(value: Any, tp, where: str, meta: dict | None = None) -> Any:
         raise TypeError(f"unsupported type {tp}")
     if not ok:
         allowed = f"; allowed: {', '.join(meta['choices'])}" if meta.get("choices") else ""
-        raise ConfigError(
-            f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__}){allowed}"
-        )
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__}){allowed}")
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"{where}: {value!r} is not allowed; allowed values: {', '.join(meta['choices'])}")
     lo, hi = meta.get("lo"), meta.get("hi")
@@ -258,21 +256,21 @@ def _convert(value: Any, tp, where: str, meta: dict | None = None) -> Any:
 
 
 def _build(cls, data: Any, where: str):
+    loc = f"{where}: " if where else ""  # the top level has no key name
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {data!r} ({type(data).__name__})")
+        raise ConfigError(f"{loc}expected a mapping of keys, got {data!r} ({type(data).__name__})")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
             raise ConfigError(
-                f"{where}: unknown key '{key}'{_did_you_mean(str(key), fields)}; "
-                f"allowed keys: {', '.join(fields)}"
+                f"{loc}unknown key '{key}'{_did_you_mean(str(key), fields)}; allowed keys: {', '.join(fields)}"
             )
     kwargs = {}
     for name, f in fields.items():
-        sub = f"{where}.{name}" if where else name
+        sub = f"{where}.{name}" if cls is not Params else name
         if name in data:
             kwargs[name] = _convert(data[name], hints[name], sub, dict(f.metadata))
         elif f.metadata.get("required") or cls is Params:
@@ -290,20 +288,14 @@ def _check_references(p: Params, src: str) -> None:
 
     for name, d in p.datasets.items():
         if d.source == "embedded" and d.path not in EMBEDDED_SETS:
-            err(
-                f"datasets.{name}.path: {d.path!r} is not an embedded set; allowed: {', '.join(EMBEDDED_SETS)}"
-            )
+            err(f"datasets.{name}.path: {d.path!r} is not an embedded set; allowed: {', '.join(EMBEDDED_SETS)}")
         lo, hi = (d.crop_scale + [None, None])[:2] if len(d.crop_scale) == 2 else (None, None)
         if lo is None or not (0 < lo <= hi <= 1):
-            err(
-                f"datasets.{name}.crop_scale: {d.crop_scale!r} must be two fractions [lo, hi] with 0 < lo <= hi <= 1"
-            )
+            err(f"datasets.{name}.crop_scale: {d.crop_scale!r} must be two fractions [lo, hi] with 0 < lo <= hi <= 1")
     fp_sets = p.train_fingerprint_autoencoder.datasets
     for ds in fp_sets:
         if ds not in p.datasets:
-            err(
-                f"train_fingerprint_autoencoder.datasets: unknown dataset {ds!r}; defined: {', '.join(p.datasets)}"
-            )
+            err(f"train_fingerprint_autoencoder.datasets: unknown dataset {ds!r}; defined: {', '.join(p.datasets)}")
         if p.datasets[ds].resolution < 32:
             err(
                 f"train_fingerprint_autoencoder.datasets: {ds!r} has resolution {p.datasets[ds].resolution}; "
@@ -327,9 +319,10 @@ def _check_references(p: Params, src: str) -> None:
             classes = getattr(proto, split)
             if split == "train" and len(classes) < 2:
                 err(f"protocols.{name}.train: needs at least two classes, got {list(classes)}")
-            if split == "test" and classes and set(classes) - set(proto.train):
+            if split == "test" and classes and set(classes) != set(proto.train):
                 err(
-                    f"protocols.{name}.test: classes {sorted(set(classes) - set(proto.train))} are not in train"
+                    f"protocols.{name}.test: classes {sorted(classes)} must be the train classes "
+                    f"{sorted(proto.train)} (or leave test empty to test on the train sources)"
                 )
             for cls, sources in classes.items():
                 if not sources:
@@ -350,9 +343,7 @@ def _check_references(p: Params, src: str) -> None:
             err(f"train_classifier.protocols: unknown protocol {proto!r}; defined: {', '.join(p.protocols)}")
     for m in tc.methods:
         if m not in CLASSIFIER_METHODS:
-            err(
-                f"train_classifier.methods: {m!r} is not allowed; allowed values: {', '.join(CLASSIFIER_METHODS)}"
-            )
+            err(f"train_classifier.methods: {m!r} is not allowed; allowed values: {', '.join(CLASSIFIER_METHODS)}")
 
 
 def parse_params(data: Any, src: str = "params.yaml") -> Params:
@@ -404,6 +395,4 @@ def lookup(params: Params, dotted_key: str) -> Any:
 
 def tracked_values(params: Params, keys: list[str], **selectors: str) -> str:
     """JSON of the values of ``keys`` (``{selector}`` placeholders filled): the Snakemake params trigger."""
-    return json.dumps(
-        {k.format(**selectors): lookup(params, k.format(**selectors)) for k in keys}, sort_keys=True
-    )
+    return json.dumps({k.format(**selectors): lookup(params, k.format(**selectors)) for k in keys}, sort_keys=True)

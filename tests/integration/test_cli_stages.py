@@ -16,7 +16,7 @@ import pytest
 from conftest import tiny_params, write_params
 
 from ganprint import paths
-from ganprint.checkpoint import CheckpointError, load_checkpoint
+from ganprint.checkpoint import load_checkpoint
 from ganprint.cli import (
     check_params,
     detect_fingerprints,
@@ -428,12 +428,6 @@ def test_missing_input_store(fresh, capsys, stage, argv, missing):
     assert _files(fresh) == ["params.yaml"]  # nothing written
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CheckpointError,
-    reason="cli/_common.run maps ConfigError/StageError/FileNotFoundError/StoreError to exit 2 but not "
-    "CheckpointError, so a missing model file ends in a traceback instead of exit code 2",
-)
 def test_missing_model_exits_2(fresh, capsys):
     argv = DEV + _sel(GANS["s0"]) + ["--model", "results/nope/G.pt", "--out", "o"]
     assert generate_images.main(argv) == 2
@@ -465,11 +459,6 @@ def test_autoencoder_dataset_must_be_listed(fresh, capsys):
     assert "--dataset 'sklearn' is not in train_fingerprint_autoencoder.datasets ['skimage']" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/embed_fingerprints.py and cli/detect_fingerprints.py never check --dataset against params "
-    "(no gan_from_args / datasets check): an unknown dataset runs and labels its outputs with it",
-)
 def test_embed_and_detect_refuse_an_unknown_dataset(chain, fresh, capsys):
     root = chain["root"]
     fp = root / "results/models/fingerprint/skimage"

@@ -12,6 +12,8 @@ import yaml
 from PIL import Image
 
 from ganprint.cli import prepare_dataset as cli
+from conftest import tiny_params
+
 from ganprint.cli.main import main as ganprint_main
 from ganprint.data.store import ImageStore, read_manifest
 
@@ -30,9 +32,11 @@ def _params(tmp_path, photos) -> str:
             "max_skipped_fraction": 0.5,
             "grid_images": 9,
         },
-        "gans": {},
-        "protocols": {},
     }
+    # the other sections as in the tiny pipeline (params.yaml must be complete), without GANs and protocols
+    data = tiny_params() | data | {"gans": {}, "protocols": {}}
+    data["train_classifier"] = data["train_classifier"] | {"protocols": []}
+    data["train_fingerprint_autoencoder"] = data["train_fingerprint_autoencoder"] | {"datasets": []}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)

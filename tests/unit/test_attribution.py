@@ -143,12 +143,6 @@ def test_missing_store_is_a_store_error(tmp_path, monkeypatch):
         protocol_split(parse_params(tiny_params()), "closed_set", "train")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="config._check_references accepts a test split whose classes are a subset of train, but "
-    "splits.protocol_split then does sources[cls] for every train class and raises a bare KeyError",
-)
 def test_test_split_with_fewer_classes_is_refused_or_works(in_project):
     data = tiny_params()
     data["protocols"]["cross_seed"]["test"] = {"dcgan": ["gan/s1"]}

@@ -193,18 +193,18 @@ def test_unknown_top_level_key():
     assert "allowed keys: datasets, prepare_dataset, gans, train_gan, generate_images" in msg
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.parse_params: top-level errors get an empty location, so the message reads "
-    "'params.yaml: : unknown key ...' (doubled ': ')",
-)
 def test_top_level_messages_have_no_empty_location():
     msg = _error(lambda d: d.update(gan={}))
     assert msg.startswith("params.yaml: unknown key 'gan'")
 
 
 def test_missing_required_key():
-    assert _error(lambda d: d.pop("datasets")) == "params.yaml: datasets: missing required key"
+    assert _error(lambda d: d.pop("datasets")) == (
+        "params.yaml: datasets: missing key; it must be written in params.yaml (dvc.yaml reads it)"
+    )
+    assert _error(lambda d: d["train_classifier"].pop("methods")) == (
+        "params.yaml: train_classifier.methods: missing key; it must be written in params.yaml (dvc.yaml reads it)"
+    )
     assert _error(lambda d: d["gans"]["s0"].pop("dataset")) == "params.yaml: gans.s0.dataset: missing required key"
     assert _error(lambda d: d["protocols"]["closed_set"].pop("train")) == (
         "params.yaml: protocols.closed_set.train: missing required key"
@@ -431,7 +431,10 @@ def test_protocol_with_unknown_source():
 
 def test_protocol_test_class_not_in_train():
     msg = _error(lambda d: d["protocols"]["cross_seed"]["test"].update(other=["real/sklearn"]))
-    assert msg == "params.yaml: protocols.cross_seed.test: classes ['other'] are not in train"
+    assert msg == (
+        "params.yaml: protocols.cross_seed.test: classes ['dcgan', 'other', 'real'] must be the train classes "
+        "['dcgan', 'real'] (or leave test empty to test on the train sources)"
+    )
 
 
 def test_protocol_needs_two_train_classes_and_non_empty_sources():

@@ -136,11 +136,6 @@ def test_refuses_empty_store(tmp_path):
     assert "manifest.csv" not in os.listdir(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.ImageStoreWriter.__exit__: the empty-store StoreError is raised before "
-    "self._store_ctx.__exit__ runs, so the '.images.lmdb.tmp-*' file stays until the writer is garbage-collected",
-)
 def test_empty_store_leaves_no_tmp_file(tmp_path):
     with pytest.raises(StoreError):
         with ImageStoreWriter(tmp_path / "images.lmdb", tmp_path / "manifest.csv") as w:  # noqa: F841

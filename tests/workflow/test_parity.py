@@ -88,7 +88,14 @@ def test_each_stage_tracks_its_own_params_and_modules(dvc_stages, smk_jobs):
 
 def test_gpu_rules_declare_a_gpu(project):
     text = "\n".join(p.read_text() for p in (project / "workflow" / "rules").glob("*.smk"))
-    for rule in ("train_gan", "generate_images", "train_fingerprint_autoencoder", "embed_fingerprints",
-                 "detect_fingerprints", "train_classifier", "evaluate_attribution"):
+    for rule in (
+        "train_gan",
+        "generate_images",
+        "train_fingerprint_autoencoder",
+        "embed_fingerprints",
+        "detect_fingerprints",
+        "train_classifier",
+        "evaluate_attribution",
+    ):
         block = text.split(f"rule {rule}:")[1].split("\nrule ")[0]
         assert "gpu=1" in block, rule

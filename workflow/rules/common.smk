@@ -71,7 +71,10 @@ def all_targets():
 def record_in_dvc():
     """After a successful run, record the outputs in dvc.lock so `dvc status` is clean and `dvc repro` idle."""
     if os.path.isdir(".dvc") and shutil.which("dvc"):
-        subprocess.run(["dvc", "commit", "--force", "--quiet"], check=False)
+        # --no-relink: keep the files Snakemake wrote (a relink would rewrite their times out of DAG order)
+        subprocess.run(
+            ["dvc", "commit", "--force", "--quiet", "--no-relink"], check=False
+        )
 
 
 def protocol_stores(wildcards):

@@ -35,9 +35,7 @@ def evaluate_attribution(
 ) -> dict:
     ckpt = load_checkpoint(model_path, "attribution_classifier")
     if list(ckpt["classes"]) != list(split.classes):
-        raise ValueError(
-            f"{model_path}: trained on classes {ckpt['classes']}, the split has {list(split.classes)}"
-        )
+        raise ValueError(f"{model_path}: trained on classes {ckpt['classes']}, the split has {list(split.classes)}")
     model = build_from_checkpoint(ckpt, CLASSIFIERS, device)
     images, labels = split.load()
     scores = predict(model, images, batch_size, device)
@@ -45,9 +43,7 @@ def evaluate_attribution(
     classes = list(split.classes)
     k = len(classes)
     cm = confusion_matrix(labels, pred, labels=list(range(k)))
-    per_class = {
-        c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else float("nan") for i, c in enumerate(classes)
-    }
+    per_class = {c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else float("nan") for i, c in enumerate(classes)}
     sources = np.concatenate([[p.source] * len(p.indices) for p in split.parts])
     table = pd.DataFrame(
         {"source": sources, "label": [classes[i] for i in labels], "predicted": [classes[i] for i in pred]}

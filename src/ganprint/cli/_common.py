@@ -79,9 +79,10 @@ def run(
         print(f"{parser.prog}: interrupted; no output was written under its final name", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - last resort: a message instead of a traceback only
+        from ganprint.checkpoint import CheckpointError
         from ganprint.data.store import StoreError
 
-        if isinstance(e, StoreError):
+        if isinstance(e, (StoreError, CheckpointError)):
             log.error("%s", e)
             print(f"{parser.prog}: error: {e}", file=sys.stderr)
             return 2
@@ -118,13 +119,15 @@ def add_gan_selectors(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", required=True, type=int, help="training seed")
 
 
+def check_dataset(params: Params, dataset: str) -> None:
+    if dataset not in params.datasets:
+        raise StageError(f"--dataset {dataset!r} is not in params.yaml datasets: {', '.join(params.datasets)}")
+
+
 def gan_from_args(args: argparse.Namespace, params: Params):
     from ganprint.config import GanCfg
 
-    if args.dataset not in params.datasets:
-        raise StageError(
-            f"--dataset {args.dataset!r} is not in params.yaml datasets: {', '.join(params.datasets)}"
-        )
+    check_dataset(params, args.dataset)
     return GanCfg(dataset=args.dataset, arch=args.arch, loss=args.loss, variant=args.variant, seed=args.seed)
 
 

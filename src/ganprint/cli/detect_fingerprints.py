@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganprint.cli._common import add_device, add_gan_selectors, make_parser, pick_device, run
+from ganprint.cli._common import add_device, add_gan_selectors, gan_from_args, make_parser, pick_device, run
 
 MODULES = [
     "src/ganprint/cli/detect_fingerprints.py",
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         from ganprint.fingerprints.detect import detect_fingerprints
         from ganprint.io import write_json
 
+        gan_from_args(args, params)  # refuses an unknown --dataset
         metrics = detect_fingerprints(
             args.images,
             args.decoder,

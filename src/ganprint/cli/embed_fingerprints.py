@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganprint.cli._common import add_device, make_parser, pick_device, resolved_config, run
+from ganprint.cli._common import add_device, check_dataset, make_parser, pick_device, resolved_config, run
 from ganprint.io import write_json
 
 MODULES = [
@@ -31,9 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", required=True)
     p.add_argument("--data", type=Path, required=True, help="clean image store (images.lmdb)")
     p.add_argument("--encoder", type=Path, required=True)
-    p.add_argument(
-        "--decoder", type=Path, required=True, help="decoder, to check the embedded bits read back"
-    )
+    p.add_argument("--decoder", type=Path, required=True, help="decoder, to check the embedded bits read back")
     p.add_argument(
         "--out",
         type=Path,
@@ -45,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     def body(args, params):
         from ganprint.fingerprints.embed import embed_fingerprints
 
+        check_dataset(params, args.dataset)
         metrics = embed_fingerprints(
             args.data,
             args.encoder,

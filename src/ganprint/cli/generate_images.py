@@ -38,9 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     add_gan_selectors(p)
     add_device(p)
     p.add_argument("--model", type=Path, required=True, help="generator checkpoint (G.pt)")
-    p.add_argument(
-        "--out", type=Path, required=True, help="output dir: images.lmdb, manifest.csv, samples.png"
-    )
+    p.add_argument("--out", type=Path, required=True, help="output dir: images.lmdb, manifest.csv, samples.png")
 
     def body(args, params):
         from ganprint.generate import generate_images
@@ -59,8 +57,6 @@ def main(argv: list[str] | None = None) -> int:
             label=gan_label(args),
             device=pick_device(args.device),
         )
-        write_json(
-            args.out / "resolved_config.json", resolved_config(params, "generate_images", **gan.__dict__)
-        )
+        write_json(args.out / "resolved_config.json", resolved_config(params, "generate_images", **gan.__dict__))
 
     return run(p, argv, body)

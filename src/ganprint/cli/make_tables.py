@@ -30,9 +30,7 @@ ganprint make-tables --params params.yaml --root . --out results/tables
 
 def main(argv: list[str] | None = None) -> int:
     p = make_parser("make-tables", __doc__, EXAMPLE)
-    p.add_argument(
-        "--root", type=Path, default=Path("."), help="project root holding results/metrics (default: .)"
-    )
+    p.add_argument("--root", type=Path, default=Path("."), help="project root holding results/metrics (default: .)")
     p.add_argument("--out", type=Path, required=True, help="output dir for <table>.csv and <table>.md")
 
     def body(args, params):

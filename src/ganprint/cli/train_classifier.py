@@ -27,13 +27,9 @@ ganprint train-classifier --params params.yaml --protocol closed_set --method po
 
 def check_protocol(params, protocol: str, method: str) -> None:
     if protocol not in params.protocols:
-        raise StageError(
-            f"--protocol {protocol!r} is not in params.yaml protocols: {', '.join(params.protocols)}"
-        )
+        raise StageError(f"--protocol {protocol!r} is not in params.yaml protocols: {', '.join(params.protocols)}")
     if method not in params.train_classifier.methods:
-        raise StageError(
-            f"--method {method!r} is not in train_classifier.methods {params.train_classifier.methods}"
-        )
+        raise StageError(f"--method {method!r} is not in train_classifier.methods {params.train_classifier.methods}")
 
 
 def main(argv: list[str] | None = None) -> int:

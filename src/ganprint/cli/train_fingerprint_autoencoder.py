@@ -27,9 +27,7 @@ ganprint train-fingerprint-autoencoder --params params.yaml --dataset skimage \\
 def main(argv: list[str] | None = None) -> int:
     p = make_parser("train-fingerprint-autoencoder", __doc__, EXAMPLE)
     add_device(p)
-    p.add_argument(
-        "--dataset", required=True, help="dataset name (listed in train_fingerprint_autoencoder.datasets)"
-    )
+    p.add_argument("--dataset", required=True, help="dataset name (listed in train_fingerprint_autoencoder.datasets)")
     p.add_argument("--data", type=Path, required=True, help="training image store (images.lmdb)")
     p.add_argument("--out", type=Path, required=True, help="output dir: encoder.pt, decoder.pt, stats.jsonl")
     p.add_argument("--metrics", type=Path, required=True, help="metrics JSON (bit accuracy, PSNR)")

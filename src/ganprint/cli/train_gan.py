@@ -37,9 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     add_gan_selectors(p)
     add_device(p)
     p.add_argument("--data", type=Path, required=True, help="training image store (images.lmdb)")
-    p.add_argument(
-        "--out", type=Path, required=True, help="output dir: G.pt, stats.jsonl, resolved_config.json"
-    )
+    p.add_argument("--out", type=Path, required=True, help="output dir: G.pt, stats.jsonl, resolved_config.json")
 
     def body(args, params):
         from ganprint.train.gan import train_gan

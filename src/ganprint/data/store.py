@@ -87,10 +87,11 @@ class ImageStoreWriter:
         return self._count
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        empty = exc_type is None and self._count == 0
+        if empty:
+            exc_type, exc = StoreError, StoreError(f"{self.path}: refusing to write an empty image store")
         try:
             if exc_type is None:
-                if self._count == 0:
-                    raise StoreError(f"{self.path}: refusing to write an empty image store")
                 h, w, c = self._shape
                 meta = {"count": self._count, "height": h, "width": w, "channels": c, "dtype": "uint8"}
                 self._txn.put(META_KEY, json.dumps(meta, sort_keys=True).encode())
@@ -102,7 +103,9 @@ class ImageStoreWriter:
             self._env.close()
         if exc_type is None and self.manifest is not None:
             write_manifest(self.manifest, self._rows)
-        self._store_ctx.__exit__(exc_type, exc, tb)
+        self._store_ctx.__exit__(exc_type, exc, tb)  # renames on success, removes the temporary otherwise
+        if empty:
+            raise exc
 
 
 def write_manifest(path: str | Path, rows: list[dict]) -> None:

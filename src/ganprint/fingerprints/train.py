@@ -29,9 +29,7 @@ def l2_weight_at(step_since_threshold: int | None, cfg: TrainFingerprintAutoenco
     """w_L2 = clip(w · (s − await) / ramp, 0, w), s counted from the first step past the threshold."""
     if step_since_threshold is None:
         return 0.0
-    return float(
-        min(max(cfg.l2_weight * (step_since_threshold - cfg.l2_await) / cfg.l2_ramp, 0.0), cfg.l2_weight)
-    )
+    return float(min(max(cfg.l2_weight * (step_since_threshold - cfg.l2_await) / cfg.l2_ramp, 0.0), cfg.l2_weight))
 
 
 def train_fingerprint_autoencoder(
@@ -93,12 +91,8 @@ def train_fingerprint_autoencoder(
     metrics["l2_schedule_started"] = since is not None
     metrics["steps"] = cfg.steps
     extra = {"params": {"bits": cfg.bits, "resolution": res}}
-    save_checkpoint(
-        out_encoder, kind="fingerprint_encoder", model=enc.cpu(), model_name="stegastamp", **extra
-    )
-    save_checkpoint(
-        out_decoder, kind="fingerprint_decoder", model=dec.cpu(), model_name="stegastamp", **extra
-    )
+    save_checkpoint(out_encoder, kind="fingerprint_encoder", model=enc.cpu(), model_name="stegastamp", **extra)
+    save_checkpoint(out_decoder, kind="fingerprint_decoder", model=dec.cpu(), model_name="stegastamp", **extra)
     store.close()
     return metrics
 
@@ -109,11 +103,7 @@ def evaluate_autoencoder(enc, dec, store: ImageStore, cfg, device, n: int = 512)
     enc.eval(), dec.eval()
     n = min(n, len(store))
     x = to_tensor(store.read(range(n)), device, "01")
-    bits = (
-        torch.randint(0, 2, (n, cfg.bits), generator=torch.Generator().manual_seed(cfg.seed + 1))
-        .float()
-        .to(device)
-    )
+    bits = torch.randint(0, 2, (n, cfg.bits), generator=torch.Generator().manual_seed(cfg.seed + 1)).float().to(device)
     fp = enc(x, bits)
     fp_q = torch.round(fp * 255) / 255  # what survives writing the image as 8-bit
     return {

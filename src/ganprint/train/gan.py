@@ -46,9 +46,7 @@ def train_gan(
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     sampler = EpochSampler(len(store), cfg.batch_size, seed=gan.seed)
     noise = torch.Generator(device="cpu").manual_seed(gan.seed)
-    stats = StatsWriter(
-        out_stats, cfg.steps, f"train_gan {gan.dataset}/{gan.arch}/{gan.variant}/seed{gan.seed}"
-    )
+    stats = StatsWriter(out_stats, cfg.steps, f"train_gan {gan.dataset}/{gan.arch}/{gan.variant}/seed{gan.seed}")
     log.info(
         "training %s/%s on %s (%d images, %d px) for %d steps on %s",
         gan.arch,

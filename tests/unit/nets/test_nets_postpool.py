@@ -98,9 +98,7 @@ def test_equalized_linear_runtime_scale_and_gain():
     assert out.scale == pytest.approx(1.0 / math.sqrt(512))
     x = torch.randn(4, 512)
     ref = x @ (out.weight * (1.0 / math.sqrt(512))).T + out.bias
-    assert out(x).detach().flatten().tolist() == pytest.approx(
-        ref.detach().flatten().tolist(), rel=1e-5, abs=1e-6
-    )
+    assert out(x).detach().flatten().tolist() == pytest.approx(ref.detach().flatten().tolist(), rel=1e-5, abs=1e-6)
     c = YuPostpoolClassifier(32, 5)
     assert c.head.gain == 1.0 and c.dense[0].gain == pytest.approx(math.sqrt(2.0))
 
