@@ -70,7 +70,8 @@ def all_targets():
 
 def record_in_dvc():
     """After a successful run, record the outputs in dvc.lock so `dvc status` is clean and `dvc repro` idle."""
-    if os.path.isdir(".dvc") and shutil.which("dvc"):
+    # dvc.yaml expands from params.yaml: a run on another params file (a preset) is not DVC's to record
+    if PARAMS_FILE == "params.yaml" and os.path.isdir(".dvc") and shutil.which("dvc"):
         # --no-relink: keep the files Snakemake wrote (a relink would rewrite their times out of DAG order)
         subprocess.run(
             ["dvc", "commit", "--force", "--quiet", "--no-relink"], check=False

@@ -72,8 +72,7 @@ def run(
         params = load_params(args.params)
         body(args, params)
     except (ConfigError, StageError, FileNotFoundError) as e:
-        log.error("%s", e)
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        log.error("%s: error: %s", parser.prog, e)
         return 2
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted; no output was written under its final name", file=sys.stderr)
@@ -83,8 +82,7 @@ def run(
         from ganprint.data.store import StoreError
 
         if isinstance(e, (StoreError, CheckpointError)):
-            log.error("%s", e)
-            print(f"{parser.prog}: error: {e}", file=sys.stderr)
+            log.error("%s: error: %s", parser.prog, e)
             return 2
         raise
     return 0
