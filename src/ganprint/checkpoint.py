@@ -8,10 +8,11 @@ from typing import Any
 
 import torch
 
+from ganprint.errors import StageError
 from ganprint.io import atomic_path
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(StageError):
     """A checkpoint is missing, not ours, or of the wrong kind."""
 
 

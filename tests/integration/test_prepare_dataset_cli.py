@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import tiny_params
 from PIL import Image
 
 from ganprint.cli import prepare_dataset as cli
-from conftest import tiny_params
-
 from ganprint.cli.main import main as ganprint_main
 from ganprint.data.store import ImageStore, read_manifest
 

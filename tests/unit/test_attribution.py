@@ -18,6 +18,7 @@ from ganprint.attribution.train import train_classifier
 from ganprint.checkpoint import load_checkpoint
 from ganprint.config import ConfigError, parse_params
 from ganprint.data.store import ImageStoreWriter
+from ganprint.errors import StageError
 
 REAL = "data/clean/skimage/images.lmdb"
 S0 = "results/samples/skimage/dcgan/nonsat/clean/seed0/images.lmdb"
@@ -131,7 +132,7 @@ def test_split_error_when_a_source_is_too_small(in_project):
         "(they never overlap); generate more images (generate_images.num_images, datasets.<name>.num_images) "
         "or lower train_classifier.images_per_class / evaluate_attribution.images_per_class"
     )
-    assert issubclass(SplitError, ValueError)
+    assert issubclass(SplitError, StageError)  # the CLIs turn it into one error line and exit 2
     protocol_split(p, "closed_set", "train", images_per_class=16)  # 16 + 8 = 24 fits exactly
 
 

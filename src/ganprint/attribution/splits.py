@@ -13,10 +13,11 @@ import numpy as np
 
 from ganprint.config import Params
 from ganprint.data.store import ImageStore
+from ganprint.errors import StageError
 from ganprint.paths import source_store
 
 
-class SplitError(ValueError):
+class SplitError(StageError):
     """A protocol asks for more images than a source has."""
 
 

@@ -10,12 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ganprint.config import ConfigError, Params, load_params, section_dict
+from ganprint.errors import StageError  # noqa: F401 - re-exported for the stage CLIs
 
 log = logging.getLogger("ganprint")
-
-
-class StageError(RuntimeError):
-    """A stage cannot go on; the message says what was wrong and what to do."""
 
 
 def make_parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
@@ -77,14 +74,6 @@ def run(
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted; no output was written under its final name", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - last resort: a message instead of a traceback only
-        from ganprint.checkpoint import CheckpointError
-        from ganprint.data.store import StoreError
-
-        if isinstance(e, (StoreError, CheckpointError)):
-            log.error("%s: error: %s", parser.prog, e)
-            return 2
-        raise
     return 0
 
 

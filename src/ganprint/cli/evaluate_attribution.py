@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganprint.cli._common import StageError, add_device, make_parser, pick_device, run
+from ganprint.cli._common import add_device, make_parser, pick_device, run
 from ganprint.cli.train_classifier import check_protocol
 from ganprint.io import write_json
 
@@ -36,13 +36,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(args, params):
         from ganprint.attribution.evaluate import evaluate_attribution
-        from ganprint.attribution.splits import SplitError, protocol_split
+        from ganprint.attribution.splits import protocol_split
 
         check_protocol(params, args.protocol, args.method)
-        try:
-            split = protocol_split(params, args.protocol, "test")
-        except SplitError as e:
-            raise StageError(str(e)) from None
+        split = protocol_split(params, args.protocol, "test")
         metrics = evaluate_attribution(
             split,
             args.model,

@@ -41,14 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics", type=Path, required=True, help="metrics JSON (training loss/accuracy)")
 
     def body(args, params):
-        from ganprint.attribution.splits import SplitError, protocol_split
+        from ganprint.attribution.splits import protocol_split
         from ganprint.attribution.train import train_classifier
 
         check_protocol(params, args.protocol, args.method)
-        try:
-            split = protocol_split(params, args.protocol, "train")
-        except SplitError as e:
-            raise StageError(str(e)) from None
+        split = protocol_split(params, args.protocol, "train")
         metrics = train_classifier(
             split,
             params.train_classifier,

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ganprint.cli._common import StageError
 from ganprint.config import DatasetCfg, PrepareDatasetCfg
 from ganprint.data.images import SKIP_REASONS
 from ganprint.data.sources import IMAGE_EXTENSIONS, Processor, list_items, make_processor
 from ganprint.data.store import ImageStoreWriter
+from ganprint.errors import StageError
 from ganprint.io import write_json
 from ganprint.report.figures import save_grid
 

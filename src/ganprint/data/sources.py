@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganprint.cli._common import StageError
 from ganprint.config import DatasetCfg
 from ganprint.data.images import (
     FILTERS,
@@ -32,6 +31,7 @@ from ganprint.data.images import (
     center_square_box,
     open_rgb,
 )
+from ganprint.errors import StageError
 
 #: Extensions a folder source reads (any letter case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")

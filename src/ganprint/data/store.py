@@ -17,6 +17,7 @@ from pathlib import Path
 import lmdb
 import numpy as np
 
+from ganprint.errors import StageError
 from ganprint.io import atomic_path
 
 META_KEY = b"__meta__"
@@ -24,7 +25,7 @@ MANIFEST_FIELDS = ("key", "source", "label", "seed", "sha1")
 _MAP_SIZE = 1 << 40  # virtual only: LMDB grows the file as pages are written
 
 
-class StoreError(RuntimeError):
+class StoreError(StageError):
     """An image store is missing, unreadable or not what the caller expected."""
 
 

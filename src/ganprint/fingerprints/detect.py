@@ -15,6 +15,7 @@ import torch
 from ganprint.checkpoint import build_from_checkpoint, load_checkpoint
 from ganprint.config import DetectFingerprintsCfg
 from ganprint.data.store import ImageStore, key_of
+from ganprint.errors import StageError
 from ganprint.fingerprints.common import bit_accuracy, read_fingerprint_file, write_fingerprint_file
 from ganprint.nets.stegastamp import StegaStampDecoder
 from ganprint.train.common import to_tensor
@@ -42,8 +43,6 @@ def detect_fingerprints(
     reference = read_fingerprint_file(embedded)
     distinct = {tuple(v.tolist()) for v in reference.values()}
     if len(distinct) != 1:
-        from ganprint.cli._common import StageError
-
         raise StageError(
             f"{embedded}: holds {len(distinct)} different fingerprints; detection against a "
             "model's fingerprint needs embed_fingerprints.identical: true"

@@ -11,6 +11,7 @@ import torch
 from ganprint.checkpoint import build_from_checkpoint, load_checkpoint
 from ganprint.config import EmbedFingerprintsCfg
 from ganprint.data.store import ImageStore, ImageStoreWriter, key_of
+from ganprint.errors import StageError
 from ganprint.fingerprints.common import bit_accuracy, fingerprint_bits, psnr, write_fingerprint_file
 from ganprint.nets.stegastamp import StegaStampDecoder, StegaStampEncoder
 from ganprint.report.figures import save_grid
@@ -46,8 +47,6 @@ def embed_fingerprints(
     n_bits = enc.model_args()["bits"]
     store = ImageStore(data)
     if store.shape[0] != enc.model_args()["resolution"]:
-        from ganprint.cli._common import StageError
-
         raise StageError(
             f"{data}: images are {store.shape[0]} px but the encoder was trained at "
             f"{enc.model_args()['resolution']} px; retrain it on this dataset"

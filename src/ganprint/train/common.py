@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ganprint.data.store import ImageStore
+from ganprint.errors import StageError
 from ganprint.io import atomic_path
 
 log = logging.getLogger("ganprint")
@@ -73,8 +74,6 @@ class StatsWriter:
 
 def check_finite(value: torch.Tensor, what: str, step: int) -> None:
     if not torch.isfinite(value):
-        from ganprint.cli._common import StageError
-
         raise StageError(
             f"{what}: loss became {value.item()} at step {step}; training diverged. "
             "Lower the learning rate or change the seed; no model was written."
