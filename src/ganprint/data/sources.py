@@ -37,7 +37,8 @@ from ganprint.errors import StageError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 #: Embedded demo sets: the package that ships the photos, its data folder inside the wheel, the photos.
-#: Only colour photographs that really are in the wheels (no skimage.data fetcher, nothing downloaded).
+#: Only colour photographs that really are in the wheels (no skimage.data fetcher, nothing downloaded;
+#: color.png is left out: it is a synthetic colour wheel, not a photograph).
 EMBEDDED = {
     "skimage": (
         "scikit-image",
@@ -51,7 +52,6 @@ EMBEDDED = {
             "motorcycle_left.png",
             "hubble_deep_field.jpg",
             "ihc.png",
-            "color.png",
         ),
     ),
     "sklearn": ("scikit-learn", "sklearn", "datasets/images", ("china.jpg", "flower.jpg")),
