@@ -289,8 +289,7 @@ def _check_references(p: Params, src: str) -> None:
     for name, d in p.datasets.items():
         if d.source == "embedded" and d.path not in EMBEDDED_SETS:
             err(f"datasets.{name}.path: {d.path!r} is not an embedded set; allowed: {', '.join(EMBEDDED_SETS)}")
-        lo, hi = (d.crop_scale + [None, None])[:2] if len(d.crop_scale) == 2 else (None, None)
-        if lo is None or not (0 < lo <= hi <= 1):
+        if len(d.crop_scale) != 2 or not (0 < d.crop_scale[0] <= d.crop_scale[1] <= 1):
             err(f"datasets.{name}.crop_scale: {d.crop_scale!r} must be two fractions [lo, hi] with 0 < lo <= hi <= 1")
     fp_sets = p.train_fingerprint_autoencoder.datasets
     for ds in fp_sets:

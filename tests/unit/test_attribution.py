@@ -263,10 +263,11 @@ def test_evaluate_attribution_hand_checked(trained, in_project, tmp_path, monkey
 
 def test_evaluate_refuses_other_classes(trained, in_project, tmp_path):
     split = protocol_split(trained["params"], "cross_seed", "test")
-    with pytest.raises(ValueError) as e:
+    with pytest.raises(StageError) as e:
         evaluate_attribution(split, trained["out"] / "model.pt", tmp_path / "pred.csv", batch_size=4)
     assert str(e.value) == (
-        f"{trained['out'] / 'model.pt'}: trained on classes ['real', 'seed0', 'seed1'], the split has ['dcgan', 'real']"
+        f"{trained['out'] / 'model.pt'}: trained on classes ['real', 'seed0', 'seed1'], but the protocol's test "
+        "split has ['dcgan', 'real']; retrain the classifier (train_classifier) for this protocol"
     )
     assert not (tmp_path / "pred.csv").exists()
 

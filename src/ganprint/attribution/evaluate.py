@@ -14,6 +14,7 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from ganprint.checkpoint import build_from_checkpoint, load_checkpoint
+from ganprint.errors import StageError
 from ganprint.io import atomic_path
 from ganprint.nets import CLASSIFIERS
 from ganprint.train.common import to_tensor
@@ -35,7 +36,10 @@ def evaluate_attribution(
 ) -> dict:
     ckpt = load_checkpoint(model_path, "attribution_classifier")
     if list(ckpt["classes"]) != list(split.classes):
-        raise ValueError(f"{model_path}: trained on classes {ckpt['classes']}, the split has {list(split.classes)}")
+        raise StageError(
+            f"{model_path}: trained on classes {ckpt['classes']}, but the protocol's test split has "
+            f"{list(split.classes)}; retrain the classifier (train_classifier) for this protocol"
+        )
     model = build_from_checkpoint(ckpt, CLASSIFIERS, device)
     images, labels = split.load()
     scores = predict(model, images, batch_size, device)
