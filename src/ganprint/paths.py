@@ -43,9 +43,8 @@ METRICS_CLASSIFIER = METRICS + "/train_classifier/{protocol}/{method}.json"
 METRICS_ATTRIBUTION = METRICS + "/evaluate_attribution/{protocol}/{method}.json"
 TABLES = "results/tables"
 TABLE_NAMES = ("attribution", "fingerprints")
-
-LOG = "results/logs/{stage}/{name}.log"
-BENCHMARK = "results/benchmarks/{stage}/{name}.tsv"
+# Logs (results/logs/<stage>/<job>.log) and Snakemake benchmark files (results/benchmarks/<stage>/<job>.tsv)
+# are named in the rules: they are not artifacts (DVC does not track them).
 
 
 def gan_fields(params: Params, name: str) -> dict:
