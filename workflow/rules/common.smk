@@ -73,9 +73,16 @@ def record_in_dvc():
     # dvc.yaml expands from params.yaml: a run on another params file (a preset) is not DVC's to record
     if PARAMS_FILE == "params.yaml" and os.path.isdir(".dvc") and shutil.which("dvc"):
         # --no-relink: keep the files Snakemake wrote (a relink would rewrite their times out of DAG order)
-        subprocess.run(
-            ["dvc", "commit", "--force", "--quiet", "--no-relink"], check=False
+        r = subprocess.run(
+            ["dvc", "commit", "--force", "--quiet", "--no-relink"],
+            capture_output=True,
+            text=True,
         )
+        if r.returncode != 0:
+            sys.stderr.write(
+                "ganprint: outputs not recorded in dvc.lock (dvc commit needs every stage's outputs; "
+                "run the whole pipeline, or `dvc commit -f --no-relink <stage>`)\n"
+            )
 
 
 def protocol_stores(wildcards):
