@@ -180,15 +180,6 @@ class Params:
     make_tables: MakeTablesCfg = _f()
 
     # -- derived views used by both front-ends ------------------------------------------------------------
-    def gan(self, name: str) -> GanCfg:
-        return self.gans[name]
-
-    def gan_name(self, dataset: str, arch: str, loss: str, variant: str, seed: int) -> str:
-        for name, g in self.gans.items():
-            if (g.dataset, g.arch, g.loss, g.variant, g.seed) == (dataset, arch, loss, variant, int(seed)):
-                return name
-        raise KeyError(f"no GAN {dataset}/{arch}/{loss}/{variant}/seed{seed} in params.yaml 'gans'")
-
     def protocol_sources(self, protocol: str, split: str) -> dict[str, list[str]]:
         """Class name → source strings for ``split`` ('train' or 'test'); an empty test means 'as train'."""
         p = self.protocols[protocol]

@@ -143,9 +143,6 @@ def test_tiny_params_and_defaults_of_omitted_keys():
     assert p.protocols["closed_set"].test == {}
     assert p.protocol_sources("closed_set", "test") == p.protocol_sources("closed_set", "train")
     assert p.protocol_sources("cross_seed", "test") == {"real": ["real/skimage"], "dcgan": ["gan/s1"]}
-    assert p.gan_name("skimage", "dcgan", "nonsat", "fingerprinted", 0) == "fp0"
-    with pytest.raises(KeyError, match="no GAN skimage/dcgan/nonsat/clean/seed7"):
-        p.gan_name("skimage", "dcgan", "nonsat", "clean", 7)
 
 
 def test_section_may_be_null():

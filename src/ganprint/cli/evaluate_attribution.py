@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganprint.cli._common import add_device, make_parser, pick_device, run
-from ganprint.cli.train_classifier import check_protocol
+from ganprint.cli.train_classifier import checked_split
 from ganprint.io import write_json
 
 MODULES = [
@@ -36,10 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(args, params):
         from ganprint.attribution.evaluate import evaluate_attribution
-        from ganprint.attribution.splits import protocol_split
 
-        check_protocol(params, args.protocol, args.method)
-        split = protocol_split(params, args.protocol, "test")
+        split = checked_split(params, args.protocol, args.method, "test")
         metrics = evaluate_attribution(
             split,
             args.model,

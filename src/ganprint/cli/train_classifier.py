@@ -25,11 +25,15 @@ ganprint train-classifier --params params.yaml --protocol closed_set --method po
 """
 
 
-def check_protocol(params, protocol: str, method: str) -> None:
+def checked_split(params, protocol: str, method: str, split: str):
+    """The ``split`` of ``--protocol`` after checking that protocol and ``--method`` are in params.yaml."""
+    from ganprint.attribution.splits import protocol_split
+
     if protocol not in params.protocols:
         raise StageError(f"--protocol {protocol!r} is not in params.yaml protocols: {', '.join(params.protocols)}")
     if method not in params.train_classifier.methods:
         raise StageError(f"--method {method!r} is not in train_classifier.methods {params.train_classifier.methods}")
+    return protocol_split(params, protocol, split)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,11 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics", type=Path, required=True, help="metrics JSON (training loss/accuracy)")
 
     def body(args, params):
-        from ganprint.attribution.splits import protocol_split
         from ganprint.attribution.train import train_classifier
 
-        check_protocol(params, args.protocol, args.method)
-        split = protocol_split(params, args.protocol, "train")
+        split = checked_split(params, args.protocol, args.method, "train")
         metrics = train_classifier(
             split,
             params.train_classifier,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import lmdb
@@ -169,7 +168,3 @@ class ImageStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def store_size_bytes(path: str | Path) -> int:
-    return os.path.getsize(path)

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganprint.data.store import ImageStore
 from ganprint.errors import StageError
 from ganprint.io import atomic_path
 
@@ -43,10 +42,6 @@ class EpochSampler:
             self._perm = np.concatenate([self._perm, self.rng.permutation(self.n)])
         idx, self._perm = self._perm[: self.batch_size], self._perm[self.batch_size :]
         return np.sort(idx)
-
-
-def open_store(path) -> ImageStore:
-    return ImageStore(path)
 
 
 class StatsWriter:
