@@ -1,12 +1,12 @@
 # ganprint: the Snakemake front-end (executor: parallel jobs, GPUs, clusters).
 # params.yaml is the only config; it is validated before any job starts (workflow/rules/common.smk).
-# Rules only wire paths: every command is `ganprint <stage>` (src/ganprint/cli/<stage>.py).
+# Each rule reads its paths, params keys, modules, resources and command from src/ganprint/stages.py.
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/gan.smk"
 include: "workflow/rules/fingerprint.smk"
+include: "workflow/rules/gan.smk"
 include: "workflow/rules/attribution.smk"
 include: "workflow/rules/report.smk"
 
@@ -14,7 +14,7 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        all_targets(),
+        all_targets(PARAMS),
 
 
 onsuccess:

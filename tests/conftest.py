@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import shutil
 import subprocess
@@ -15,49 +16,16 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-TINY = {
-    "datasets": {
-        "skimage": {"source": "embedded", "path": "skimage", "resolution": 32, "num_images": 96, "seed": 0},
-        "sklearn": {"source": "embedded", "path": "sklearn", "resolution": 32, "num_images": 48, "seed": 1},
-    },
-    "prepare_dataset": {"workers": 1, "grid_images": 16},  # dvc.yaml reads grid_images
-    "gans": {
-        f"s{seed}": {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": seed}
-        for seed in (0, 1)
-    }
-    | {"fp0": {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fingerprinted", "seed": 0}},
-    "train_gan": {"steps": 3, "batch_size": 8, "width": 8, "z_dim": 8, "log_every": 1},
-    "generate_images": {"num_images": 24, "seed": 5, "batch_size": 10},
-    "train_fingerprint_autoencoder": {"datasets": ["skimage"], "bits": 8, "steps": 3, "batch_size": 8, "log_every": 1},
-    "embed_fingerprints": {"batch_size": 32},
-    "detect_fingerprints": {"batch_size": 32},
-    "protocols": {
-        "closed_set": {
-            "paper": "yu2019_table2",
-            "train": {"real": ["real/skimage"], "seed0": ["gan/s0"], "seed1": ["gan/s1"]},
-        },
-        "cross_seed": {
-            "paper": "dnadet_cross_seed",
-            "train": {"real": ["real/skimage"], "dcgan": ["gan/s0"]},
-            "test": {"real": ["real/skimage"], "dcgan": ["gan/s1"]},
-        },
-    },
-    "train_classifier": {
-        "protocols": ["closed_set", "cross_seed"],
-        "methods": ["postpool"],
-        "images_per_class": 12,
-        "epochs": 1,
-        "batch_size": 4,
-        "fmap_base": 16,
-        "fmap_max": 8,
-    },
-    "evaluate_attribution": {"images_per_class": 8, "batch_size": 16},
-    "make_tables": {"decimals": 2},
-}
+@functools.cache
+def _tiny_text() -> str:
+    from ganprint.presets import render
+
+    return render("tiny", REPO)
 
 
 def tiny_params() -> dict:
-    return copy.deepcopy(TINY)
+    """The ``tiny`` preset (workflow/presets/tiny.yaml over defaults.yaml) as a fresh mutable dict."""
+    return copy.deepcopy(yaml.safe_load(_tiny_text()))
 
 
 def write_params(path: Path, data: dict) -> Path:
@@ -71,13 +39,18 @@ def tiny_params_file(tmp_path: Path) -> Path:
 
 
 def make_project(dest: Path, params: dict | None = None) -> Path:
-    """A runnable copy of the pipeline (Snakefile, dvc.yaml, workflow/, src/) with tiny params, DVC-initialised."""
+    """A runnable copy of the pipeline (Snakefile, workflow/, src/) with tiny params, DVC-initialised; dvc.yaml
+    rendered for its params (one definition per gans group)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "dvc.yaml", ".dvcignore"):
+    for name in ("Snakefile", ".dvcignore", "dvc.yaml"):
         shutil.copy2(REPO / name, dest / name)
     shutil.copytree(REPO / "workflow", dest / "workflow")
     shutil.copytree(REPO / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    write_params(dest / "params.yaml", params or tiny_params())
+    if params is None:
+        (dest / "params.yaml").write_text(_tiny_text(), encoding="utf-8")
+    else:
+        write_params(dest / "params.yaml", params)
+    run(["ganprint", "render-dvc"], dest, check=False)  # bad params (tests of errors) keep the repo's dvc.yaml
     run(["dvc", "init", "--no-scm", "-q"], dest)
     run(["dvc", "config", "core.analytics", "false"], dest)
     return dest

@@ -1,348 +1,432 @@
-"""params.yaml → frozen dataclasses; unknown keys, wrong types and out-of-range values are refused.
+"""params.yaml → frozen pydantic v2 models; unknown keys, wrong types, out-of-range values and dangling names refused.
 
 The one entry point is :func:`load_params`. Both front-ends call it before any job starts (the Snakefile at
 parse time, every ``ganprint`` stage as its first step), so a bad params.yaml stops the pipeline with a
 message that names the key and what it may be.
+
+The file has two halves (DESIGN.md): the **grid** (what to build: ``datasets``, ``gans``, ``autoencoders``,
+``protocols``, ``attribution``) and the **hyperparameters** (how: ``archs``, ``losses``, ``methods`` — one
+section per registered name — and one section per stage). A job depends on its own hyperparameter sections
+and on the grid entry that names it, never on a whole grid list, so adding one GAN, protocol, method or
+dataset reruns exactly the jobs it feeds.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
+import functools
+import itertools
 import json
 import re
-import types
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import AfterValidator, Field, ValidationError, create_model, model_validator
+
+from ganprint import registry
+from ganprint.hparams import Section, did_you_mean
 
 
 class ConfigError(ValueError):
     """params.yaml is wrong; the message names the key and the allowed values."""
 
 
-def _f(default: Any = dataclasses.MISSING, *, choices=None, lo=None, hi=None, pow2=False, required=False):
-    """A dataclass field with validation metadata (allowed values, inclusive range, power of two).
-
-    ``required``: the key must be written in params.yaml even though it has a default, because dvc.yaml
-    reads it from the file (templating or a dotted ``params:`` entry) and DVC knows no defaults.
-    """
-    meta = {"choices": choices, "lo": lo, "hi": hi, "pow2": pow2, "required": required}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Registries whose keys are the allowed values of params and wildcards (one place, also used by the rules).
 SOURCES = ("embedded", "folder", "celeba", "lsun")
 EMBEDDED_SETS = ("skimage", "sklearn")
 CELEBA_CROPS = ("yu2019", "yu2021")
 RESIZE_FILTERS = ("lanczos", "bicubic", "bilinear", "box", "nearest")
-GAN_ARCHS = ("dcgan",)
-GAN_LOSSES = ("nonsat",)
 VARIANTS = ("clean", "fingerprinted")
-CLASSIFIER_METHODS = ("postpool",)
+GAN_ARCHS = tuple(registry.ARCHS)
+GAN_LOSSES = tuple(registry.LOSSES)
+CLASSIFIER_METHODS = tuple(registry.METHODS)
 # Paper results a protocol can be compared with (numbers in ganprint.report.paper_numbers); "" = none.
 PAPER_REFERENCES = ("", "yu2019_table1", "yu2019_table2", "dnadet_cross_seed")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-@dataclass(frozen=True)
-class DatasetCfg:
-    source: str = _f(choices=SOURCES)
-    path: str = _f()
-    resolution: int = _f(32, lo=16, hi=1024, pow2=True)
-    limit: int = _f(0, lo=0)
-    num_images: int = _f(2000, lo=1)
-    crop_scale: list[float] = _f([0.08, 0.5])
-    celeba_crop: str = _f("yu2019", choices=CELEBA_CROPS)
-    seed: int = _f(0, lo=0)
+def _name(v: str) -> str:
+    if not NAME_RE.match(v):
+        raise ValueError(
+            f"name {v!r} is not allowed; use letters, digits, '_', '-', '.' "
+            "(it becomes part of file paths and stage names)"
+        )
+    return v
 
 
-@dataclass(frozen=True)
-class PrepareDatasetCfg:
-    workers: int = _f(0, lo=0)
-    resize_filter: str = _f("lanczos", choices=RESIZE_FILTERS)
-    min_source_size: int = _f(0, lo=0)
-    max_skipped_fraction: float = _f(0.1, lo=0.0, hi=1.0)
-    grid_images: int = _f(64, lo=1, hi=1024, required=True)
+def _one_of(choices: tuple[str, ...]):
+    def check(v: str) -> str:
+        if v not in choices:
+            raise ValueError(f"{v!r} is not allowed; allowed values: {', '.join(choices)}")
+        return v
+
+    return AfterValidator(check)
 
 
-@dataclass(frozen=True)
-class GanCfg:
-    dataset: str = _f()
-    arch: str = _f("dcgan", choices=GAN_ARCHS)
-    loss: str = _f("nonsat", choices=GAN_LOSSES)
-    variant: str = _f("clean", choices=VARIANTS)
-    seed: int = _f(0, lo=0)
+def _pow2(v: int) -> int:
+    if v & (v - 1):
+        raise ValueError(f"{v!r} must be a power of two (16, 32, 64, 128, …)")
+    return v
 
 
-@dataclass(frozen=True)
-class TrainGanCfg:
-    steps: int = _f(1500, lo=1)
-    batch_size: int = _f(64, lo=1)
-    z_dim: int = _f(64, lo=1)
-    width: int = _f(64, lo=4)
-    lr_g: float = _f(2e-4, lo=0.0)
-    lr_d: float = _f(2e-4, lo=0.0)
-    beta1: float = _f(0.5, lo=0.0, hi=1.0)
-    beta2: float = _f(0.999, lo=0.0, hi=1.0)
-    log_every: int = _f(100, lo=1)
+Name = Annotated[str, AfterValidator(_name)]
+ArchName = Annotated[str, _one_of(GAN_ARCHS)]
+LossName = Annotated[str, _one_of(GAN_LOSSES)]
+MethodName = Annotated[str, _one_of(CLASSIFIER_METHODS)]
+Variant = Annotated[str, _one_of(VARIANTS)]
 
 
-@dataclass(frozen=True)
-class GenerateImagesCfg:
-    num_images: int = _f(1250, lo=1)
-    seed: int = _f(1000, lo=0)
-    batch_size: int = _f(250, lo=1)
+def _nonempty_unique(v: list) -> list:
+    if not v:
+        raise ValueError("must list at least one value")
+    dup = sorted({str(x) for x in v if v.count(x) > 1})
+    if dup:
+        raise ValueError(f"lists {', '.join(dup)} more than once")
+    return v
 
 
-@dataclass(frozen=True)
-class TrainFingerprintAutoencoderCfg:
-    datasets: list[str] = _f([], required=True)
-    bits: int = _f(32, lo=1, hi=4096)
-    steps: int = _f(3000, lo=1)
-    batch_size: int = _f(64, lo=1)
-    lr: float = _f(1e-4, lo=0.0)
-    l2_weight: float = _f(10.0, lo=0.0)
-    l2_await: int = _f(1000, lo=0)
-    l2_ramp: int = _f(3000, lo=1)
-    bce_weight: float = _f(1.0, lo=0.0)
-    bit_acc_threshold: float = _f(0.9, lo=0.5, hi=1.0)
-    seed: int = _f(0, lo=0)
-    log_every: int = _f(100, lo=1)
+def GridList(item):  # noqa: N802 - reads like a type
+    return Annotated[list[item], AfterValidator(_nonempty_unique)]
 
 
-@dataclass(frozen=True)
-class EmbedFingerprintsCfg:
-    identical: bool = _f(True)
-    seed: int = _f(42, lo=0)
-    batch_size: int = _f(64, lo=1)
+# ============================================ the grid: what to build ============================================
+class DatasetCfg(Section):
+    source: Annotated[str, _one_of(SOURCES)]
+    path: str
+    resolution: Annotated[int, Field(ge=16, le=1024), AfterValidator(_pow2)] = 32
+    limit: int = Field(0, ge=0)
+    num_images: int = Field(2000, ge=1)
+    crop_scale: list[float] = [0.08, 0.5]
+    celeba_crop: Annotated[str, _one_of(CELEBA_CROPS)] = "yu2019"
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.source == "embedded" and self.path not in EMBEDDED_SETS:
+            raise ValueError(f"path: {self.path!r} is not an embedded set; allowed: {', '.join(EMBEDDED_SETS)}")
+        cs = self.crop_scale
+        if len(cs) != 2 or not (0 < cs[0] <= cs[1] <= 1):
+            raise ValueError(f"crop_scale: {cs!r} must be two fractions [lo, hi] with 0 < lo <= hi <= 1")
+        return self
 
 
-@dataclass(frozen=True)
-class DetectFingerprintsCfg:
-    batch_size: int = _f(256, lo=1)
+class GanGroup(Section):
+    """A compact block of GANs: every combination dataset × arch × loss × variant × seed (DVC's ``matrix``)."""
+
+    dataset: GridList(Name)
+    arch: GridList(ArchName)
+    loss: GridList(LossName)
+    variant: GridList(Variant) = ["clean"]
+    seed: GridList(Annotated[int, Field(ge=0)])
 
 
-@dataclass(frozen=True)
-class ProtocolCfg:
-    train: dict[str, list[str]] = _f()
-    test: dict[str, list[str]] = _f({})
-    description: str = _f("")
-    paper: str = _f("", choices=PAPER_REFERENCES)
+class GanCfg(Section):
+    """One GAN of the grid; its name is ``<dataset>-<arch>-<loss>-<variant>-seed<seed>``."""
+
+    dataset: str
+    arch: ArchName = "dcgan"
+    loss: LossName = "nonsat"
+    variant: Variant = "clean"
+    seed: int = Field(0, ge=0)
+
+    @property
+    def name(self) -> str:
+        return gan_name(self.dataset, self.arch, self.loss, self.variant, self.seed)
+
+    def selectors(self) -> dict:
+        return self.model_dump()
 
 
-@dataclass(frozen=True)
-class TrainClassifierCfg:
-    protocols: list[str] = _f([], required=True)
-    methods: list[str] = _f(["postpool"], required=True)
-    images_per_class: int = _f(1000, lo=1, required=True)
-    epochs: int = _f(4, lo=1)
-    batch_size: int = _f(32, lo=1)
-    lr: float = _f(1e-3, lo=0.0)
-    beta1: float = _f(0.0, lo=0.0, hi=1.0)
-    beta2: float = _f(0.99, lo=0.0, hi=1.0)
-    fmap_base: int = _f(256, lo=4)
-    fmap_max: int = _f(128, lo=4)
-    hflip: bool = _f(True)
-    seed: int = _f(0, lo=0)
+def gan_name(dataset: str, arch: str, loss: str, variant: str, seed: int | str) -> str:
+    return f"{dataset}-{arch}-{loss}-{variant}-seed{seed}"
 
 
-@dataclass(frozen=True)
-class EvaluateAttributionCfg:
-    images_per_class: int = _f(250, lo=1)
-    batch_size: int = _f(250, lo=1)
+class ProtocolCfg(Section):
+    """Classes → sources; a source is ``real/<dataset>`` or ``gan/<gan name>``. ``test: {}`` = the train sources."""
+
+    train: dict[Name, list[str]]
+    test: dict[Name, list[str]] = {}
+    description: str = ""
+    paper: Annotated[str, _one_of(PAPER_REFERENCES)] = ""
 
 
-@dataclass(frozen=True)
-class MakeTablesCfg:
-    decimals: int = _f(2, lo=0, hi=6)
+class AttributionGrid(Section):
+    protocols: GridList(Name)
+    methods: GridList(MethodName)
 
 
-@dataclass(frozen=True)
-class Params:
-    datasets: dict[str, DatasetCfg] = _f()
-    prepare_dataset: PrepareDatasetCfg = _f()
-    gans: dict[str, GanCfg] = _f()
-    train_gan: TrainGanCfg = _f()
-    generate_images: GenerateImagesCfg = _f()
-    train_fingerprint_autoencoder: TrainFingerprintAutoencoderCfg = _f()
-    embed_fingerprints: EmbedFingerprintsCfg = _f()
-    detect_fingerprints: DetectFingerprintsCfg = _f()
-    protocols: dict[str, ProtocolCfg] = _f()
-    train_classifier: TrainClassifierCfg = _f()
-    evaluate_attribution: EvaluateAttributionCfg = _f()
-    make_tables: MakeTablesCfg = _f()
+# ======================================= hyperparameters: how to build it ========================================
+def _registry_sections(name: str, entries: dict) -> type[Section]:
+    """A model with one optional field per registered name (its hyperparameter model): registering adds a field."""
+    fields = {k: (e.hparams | None, None) for k, e in entries.items()}
+    return create_model(name, __base__=Section, **fields)
 
-    # -- derived views used by both front-ends ------------------------------------------------------------
+
+ArchSections = _registry_sections("ArchSections", registry.ARCHS)
+LossSections = _registry_sections("LossSections", registry.LOSSES)
+MethodSections = _registry_sections("MethodSections", registry.METHODS)
+
+
+class LoaderCfg(Section):
+    workers: int = Field(0, ge=0, description="DataLoader worker processes per job, 0 = load in the main process")
+    memory_budget_mb: int = Field(512, ge=16, description="RAM a stage may hold in decoded images at once")
+
+
+class PrepareDatasetCfg(Section):
+    workers: int = Field(0, ge=0)
+    resize_filter: Annotated[str, _one_of(RESIZE_FILTERS)] = "lanczos"
+    min_source_size: int = Field(0, ge=0)
+    max_skipped_fraction: float = Field(0.1, ge=0.0, le=1.0)
+    grid_images: int = Field(64, ge=1, le=1024)
+
+
+class TrainGanCfg(Section):
+    steps: int = Field(1500, ge=1)
+    batch_size: int = Field(64, ge=1)
+    log_every: int = Field(100, ge=1)
+
+
+class GenerateImagesCfg(Section):
+    num_images: int = Field(1250, ge=1)
+    seed: int = Field(1000, ge=0)
+    batch_size: int = Field(250, ge=1)
+
+
+class TrainFingerprintAutoencoderCfg(Section):
+    bits: int = Field(32, ge=1, le=4096)
+    steps: int = Field(3000, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-4, ge=0.0)
+    l2_weight: float = Field(10.0, ge=0.0)
+    l2_await: int = Field(1000, ge=0)
+    l2_ramp: int = Field(3000, ge=1)
+    bce_weight: float = Field(1.0, ge=0.0)
+    bit_acc_threshold: float = Field(0.9, ge=0.5, le=1.0)
+    seed: int = Field(0, ge=0)
+    log_every: int = Field(100, ge=1)
+
+
+class EmbedFingerprintsCfg(Section):
+    identical: bool = True
+    seed: int = Field(42, ge=0)
+    batch_size: int = Field(64, ge=1)
+
+
+class DetectFingerprintsCfg(Section):
+    batch_size: int = Field(256, ge=1)
+
+
+class BuildSplitCfg(Section):
+    train_per_class: int = Field(1000, ge=1)
+    val_per_class: int = Field(0, ge=0)
+    test_per_class: int = Field(250, ge=1)
+
+
+class TrainClassifierCfg(Section):
+    epochs: int = Field(4, ge=1)
+    batch_size: int = Field(32, ge=1)
+    seed: int = Field(0, ge=0)
+
+
+class EvaluateAttributionCfg(Section):
+    batch_size: int = Field(250, ge=1)
+
+
+class MakeTablesCfg(Section):
+    decimals: int = Field(2, ge=0, le=6)
+
+
+# ================================================== the whole file ==================================================
+class Params(Section):
+    # grid
+    datasets: dict[Name, DatasetCfg]
+    gans: dict[Name, GanGroup]
+    autoencoders: GridList(Name)
+    protocols: dict[Name, ProtocolCfg]
+    attribution: AttributionGrid
+    # hyperparameters
+    archs: ArchSections
+    losses: LossSections
+    methods: MethodSections
+    loader: LoaderCfg
+    prepare_dataset: PrepareDatasetCfg
+    train_gan: TrainGanCfg
+    generate_images: GenerateImagesCfg
+    train_fingerprint_autoencoder: TrainFingerprintAutoencoderCfg
+    embed_fingerprints: EmbedFingerprintsCfg
+    detect_fingerprints: DetectFingerprintsCfg
+    build_split: BuildSplitCfg
+    train_classifier: TrainClassifierCfg
+    evaluate_attribution: EvaluateAttributionCfg
+    make_tables: MakeTablesCfg
+
+    # -- derived views used by both front-ends ------------------------------------------------------------------
+    @functools.cached_property
+    def gan_list(self) -> dict[str, GanCfg]:
+        """Every GAN of the grid by name, groups expanded in declaration order."""
+        out: dict[str, GanCfg] = {}
+        for group in self.gans.values():
+            for d, a, lo, v, s in itertools.product(group.dataset, group.arch, group.loss, group.variant, group.seed):
+                g = GanCfg(dataset=d, arch=a, loss=lo, variant=v, seed=s)
+                out[g.name] = g
+        return out
+
+    def gan_group(self, gan: str) -> str:
+        """The ``gans`` group that declares GAN ``gan`` (it names the DVC stage)."""
+        g = self.gan_list[gan]
+        for name, grp in self.gans.items():
+            if g.dataset in grp.dataset and g.arch in grp.arch and g.loss in grp.loss and g.seed in grp.seed:
+                if g.variant in grp.variant:
+                    return name
+        raise KeyError(gan)
+
+    @functools.cached_property
+    def as_plain(self) -> dict:
+        """The whole file as plain data (cached: the workflow looks keys up once per job)."""
+        return plain(self)
+
+    def arch_hparams(self, arch: str):
+        return getattr(self.archs, arch)
+
+    def loss_hparams(self, loss: str):
+        return getattr(self.losses, loss)
+
+    def method_hparams(self, method: str):
+        return getattr(self.methods, method)
+
     def protocol_sources(self, protocol: str, split: str) -> dict[str, list[str]]:
         """Class name → source strings for ``split`` ('train' or 'test'); an empty test means 'as train'."""
         p = self.protocols[protocol]
         return dict(p.test) if split == "test" and p.test else dict(p.train)
 
 
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _did_you_mean(key: str, allowed) -> str:
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _convert(value: Any, tp, where: str, meta: dict | None = None) -> Any:
-    meta = meta or {}
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r} ({type(value).__name__})")
-        (item_tp,) = typing.get_args(tp)
-        return [_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping of name → value, got {value!r}")
-        _, val_tp = typing.get_args(tp)
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str) or not NAME_RE.match(k):
-                raise ConfigError(
-                    f"{where}: name {k!r} is not allowed; use letters, digits, '_', '-', '.' "
-                    "(it becomes part of file paths and stage names)"
-                )
-            out[k] = _convert(v, val_tp, f"{where}.{k}")
-        return out
-    if origin in (typing.Union, types.UnionType):
-        raise TypeError(f"unsupported type {tp}")
-    # scalars
-    if tp is bool:
-        ok = isinstance(value, bool)
-    elif tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif tp is str:
-        ok = isinstance(value, str)
-    else:
-        raise TypeError(f"unsupported type {tp}")
-    if not ok:
-        allowed = f"; allowed: {', '.join(meta['choices'])}" if meta.get("choices") else ""
-        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__}){allowed}")
-    if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"{where}: {value!r} is not allowed; allowed values: {', '.join(meta['choices'])}")
-    lo, hi = meta.get("lo"), meta.get("hi")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        rng = f"{lo if lo is not None else '-inf'} … {hi if hi is not None else 'inf'}"
-        raise ConfigError(f"{where}: {value!r} is out of range; allowed: {rng}")
-    if meta.get("pow2") and (value & (value - 1)) != 0:
-        raise ConfigError(f"{where}: {value!r} must be a power of two (16, 32, 64, 128, …)")
-    return value
-
-
-def _build(cls, data: Any, where: str):
-    loc = f"{where}: " if where else ""  # the top level has no key name
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{loc}expected a mapping of keys, got {data!r} ({type(data).__name__})")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in fields:
-            raise ConfigError(
-                f"{loc}unknown key '{key}'{_did_you_mean(str(key), fields)}; allowed keys: {', '.join(fields)}"
-            )
-    kwargs = {}
-    for name, f in fields.items():
-        sub = f"{where}.{name}" if cls is not Params else name
-        if name in data:
-            kwargs[name] = _convert(data[name], hints[name], sub, dict(f.metadata))
-        elif f.metadata.get("required") or cls is Params:
-            raise ConfigError(f"{sub}: missing key; it must be written in params.yaml (dvc.yaml reads it)")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{sub}: missing required key")
-    return cls(**kwargs)
-
-
-def _check_references(p: Params, src: str) -> None:
-    """Cross-section checks: every name used somewhere is defined somewhere."""
+def _check_references(p: Params) -> None:
+    """Cross-section checks: every name used somewhere is defined somewhere (message: key: problem)."""
 
     def err(msg):
-        raise ConfigError(f"{src}: {msg}")
+        raise ConfigError(msg)
 
-    for name, d in p.datasets.items():
-        if d.source == "embedded" and d.path not in EMBEDDED_SETS:
-            err(f"datasets.{name}.path: {d.path!r} is not an embedded set; allowed: {', '.join(EMBEDDED_SETS)}")
-        if len(d.crop_scale) != 2 or not (0 < d.crop_scale[0] <= d.crop_scale[1] <= 1):
-            err(f"datasets.{name}.crop_scale: {d.crop_scale!r} must be two fractions [lo, hi] with 0 < lo <= hi <= 1")
-    fp_sets = p.train_fingerprint_autoencoder.datasets
-    for ds in fp_sets:
+    defined = ", ".join(p.datasets)
+    for ds in p.autoencoders:
         if ds not in p.datasets:
-            err(f"train_fingerprint_autoencoder.datasets: unknown dataset {ds!r}; defined: {', '.join(p.datasets)}")
+            err(f"autoencoders: unknown dataset {ds!r}; defined: {defined}")
         if p.datasets[ds].resolution < 32:
-            err(
-                f"train_fingerprint_autoencoder.datasets: {ds!r} has resolution {p.datasets[ds].resolution}; "
-                "the fingerprint autoencoder needs ≥ 32"
-            )
-    seen = {}
-    for name, g in p.gans.items():
-        if g.dataset not in p.datasets:
-            err(f"gans.{name}.dataset: unknown dataset {g.dataset!r}; defined: {', '.join(p.datasets)}")
-        if g.dataset not in fp_sets:
-            err(
-                f"gans.{name}.dataset: {g.dataset!r} must be listed in train_fingerprint_autoencoder.datasets "
-                "(detect_fingerprints reads every GAN's samples with its dataset's decoder)"
-            )
-        sel = (g.dataset, g.arch, g.loss, g.variant, g.seed)
-        if sel in seen:
-            err(f"gans.{name} and gans.{seen[sel]} are the same GAN {'/'.join(map(str, sel))}")
-        seen[sel] = name
-    for name, proto in p.protocols.items():
-        for split in ("train", "test"):
-            classes = getattr(proto, split)
-            if split == "train" and len(classes) < 2:
-                err(f"protocols.{name}.train: needs at least two classes, got {list(classes)}")
-            if split == "test" and classes and set(classes) != set(proto.train):
+            err(f"autoencoders: {ds!r} has resolution {p.datasets[ds].resolution}; the fingerprint autoencoder needs ≥ 32")
+    seen: dict[str, str] = {}
+    for group, grp in p.gans.items():
+        for ds in grp.dataset:
+            if ds not in p.datasets:
+                err(f"gans.{group}.dataset: unknown dataset {ds!r}; defined: {defined}")
+            if ds not in p.autoencoders:
                 err(
-                    f"protocols.{name}.test: classes {sorted(classes)} must be the train classes "
-                    f"{sorted(proto.train)} (or leave test empty to test on the train sources)"
+                    f"gans.{group}.dataset: {ds!r} must be listed in autoencoders "
+                    "(detect_fingerprints reads every GAN's samples with its dataset's decoder)"
                 )
-            for cls, sources in classes.items():
+        for d, a, lo, v, s in itertools.product(grp.dataset, grp.arch, grp.loss, grp.variant, grp.seed):
+            name = gan_name(d, a, lo, v, s)
+            if name in seen:
+                err(f"gans.{group} and gans.{seen[name]} both declare the GAN {name}; declare it once")
+            seen[name] = group
+    for kind, used, section in (
+        ("arch", {g.arch for g in p.gan_list.values()}, p.archs),
+        ("loss", {g.loss for g in p.gan_list.values()}, p.losses),
+        ("method", set(p.attribution.methods), p.methods),
+    ):
+        for name in sorted(used):
+            if getattr(section, name) is None:
+                err(
+                    f"{kind}s.{name}: missing section; the grid uses {kind} {name!r}, so its hyperparameters "
+                    f"must be written in params.yaml (dvc.yaml reads them), e.g. '{kind}s: {{{name}: {{}}}}' for the defaults"
+                )
+    gans = p.gan_list
+    for name, proto in p.protocols.items():
+        if len(proto.train) < 2:
+            err(f"protocols.{name}.train: needs at least two classes, got {list(proto.train)}")
+        if proto.test and set(proto.test) != set(proto.train):
+            err(
+                f"protocols.{name}.test: classes {sorted(proto.test)} must be the train classes "
+                f"{sorted(proto.train)} (or leave test empty to test on the train sources)"
+            )
+        for split in ("train", "test"):
+            for cls, sources in getattr(proto, split).items():
                 if not sources:
                     err(f"protocols.{name}.{split}.{cls}: empty source list")
                 for s in sources:
                     kind, _, ref = s.partition("/")
-                    if kind == "real" and ref in p.datasets:
+                    if (kind == "real" and ref in p.datasets) or (kind == "gan" and ref in gans):
                         continue
-                    if kind == "gan" and ref in p.gans:
-                        continue
+                    hint = did_you_mean(ref, gans) if kind == "gan" else ""
                     err(
                         f"protocols.{name}.{split}.{cls}: source {s!r} must be 'real/<dataset>' "
-                        f"(datasets: {', '.join(p.datasets)}) or 'gan/<gan>' (gans: {', '.join(p.gans)})"
+                        f"(datasets: {defined}) or 'gan/<gan>'{hint} (GAN names are "
+                        "<dataset>-<arch>-<loss>-<variant>-seed<seed>; `ganprint check-params` lists them)"
                     )
-    tc = p.train_classifier
-    for proto in tc.protocols:
+    for proto in p.attribution.protocols:
         if proto not in p.protocols:
-            err(f"train_classifier.protocols: unknown protocol {proto!r}; defined: {', '.join(p.protocols)}")
-    for m in tc.methods:
-        if m not in CLASSIFIER_METHODS:
-            err(f"train_classifier.methods: {m!r} is not allowed; allowed values: {', '.join(CLASSIFIER_METHODS)}")
+            err(
+                f"attribution.protocols: unknown protocol {proto!r}{did_you_mean(proto, p.protocols)}; "
+                f"defined: {', '.join(p.protocols)}"
+            )
+
+
+def _loc(loc: tuple) -> str:
+    parts: list[str] = []
+    for i, x in enumerate(loc):
+        if x == "[key]":
+            parts.pop()  # the offending key itself is named in the message
+        elif isinstance(x, int):
+            parts[-1] += f"[{x}]"
+        elif i + 1 < len(loc) and loc[i + 1] == "[key]":
+            parts.append(str(x))
+        else:
+            parts.append(str(x))
+    return ".".join(p for p in parts if p)
+
+
+_TYPES = {
+    "int_type": "int",
+    "int_from_float": "int",
+    "float_type": "float",
+    "string_type": "str",
+    "bool_type": "bool",
+    "list_type": "a list",
+    "dict_type": "a mapping of name → value",
+    "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys",
+}
+
+
+def _message(e: dict) -> str:
+    loc, kind, value = _loc(e["loc"]), e["type"], e.get("input")
+    ctx = e.get("ctx") or {}
+    if kind in _TYPES:
+        msg = f"expected {_TYPES[kind]}, got {value!r} ({type(value).__name__})"
+    elif kind == "missing":
+        msg = "missing key; it must be written in params.yaml (dvc.yaml reads it)"
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = next(iter(ctx.values()))
+        word = {"greater_than_equal": "≥", "less_than_equal": "≤", "greater_than": ">", "less_than": "<"}[kind]
+        msg = f"{value!r} is out of range; allowed: {word} {bound}"
+    elif kind == "value_error":
+        msg = str(ctx.get("error", e["msg"]))
+        if msg.startswith(("path: ", "crop_scale: ")):  # model-level checks name their own field
+            field, _, msg = msg.partition(": ")
+            loc = f"{loc}.{field}"
+    else:
+        msg = e["msg"]
+    return f"{loc}: {msg}" if loc else msg
 
 
 def parse_params(data: Any, src: str = "params.yaml") -> Params:
     """Validate a params mapping (as loaded from YAML) into :class:`Params`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{src}: expected a mapping of keys, got {data!r} ({type(data).__name__})")
     try:
-        params = _build(Params, data, "")
+        params = Params.model_validate(data)
+        _check_references(params)
+    except ValidationError as e:
+        raise ConfigError(f"{src}: {_message(e.errors(include_url=False)[0])}") from None
     except ConfigError as e:
         raise ConfigError(f"{src}: {e}") from None
-    _check_references(params, src)
     return params
 
 
@@ -358,24 +442,31 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return parse_params(data, str(path))
 
 
-def section_dict(params: Params, section: str) -> Any:
-    """The resolved section as plain data (written beside outputs, hashed by Snakemake's params trigger)."""
-    return _plain(getattr(params, section))
+def json_schema() -> dict:
+    """The JSON schema of params.yaml, for editors (workflow/schemas/params.schema.json)."""
+    return Params.model_json_schema()
 
 
-def _plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+# -------------------------------------------------------------------------------------------------------------------
+def plain(obj: Any) -> Any:
+    """Models → plain data (what DVC's ``params:`` sees for a key)."""
+    if isinstance(obj, Section):
+        return {k: plain(getattr(obj, k)) for k in type(obj).model_fields if getattr(obj, k) is not None}
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: plain(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     return obj
+
+
+def section_dict(params: Params, section: str) -> Any:
+    """The resolved section (a dotted key) as plain data, written beside outputs."""
+    return lookup(params, section)
 
 
 def lookup(params: Params, dotted_key: str) -> Any:
     """The plain value of a dotted params key such as ``protocols.closed_set`` (as DVC's ``params:`` sees it)."""
-    node: Any = _plain(params)
+    node: Any = params.as_plain
     for part in dotted_key.split("."):
         if not isinstance(node, dict) or part not in node:
             raise KeyError(f"params has no key {dotted_key!r}")
@@ -386,3 +477,4 @@ def lookup(params: Params, dotted_key: str) -> Any:
 def tracked_values(params: Params, keys: list[str], **selectors: str) -> str:
     """JSON of the values of ``keys`` (``{selector}`` placeholders filled): the Snakemake params trigger."""
     return json.dumps({k.format(**selectors): lookup(params, k.format(**selectors)) for k in keys}, sort_keys=True)
+

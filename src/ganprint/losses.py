@@ -20,4 +20,14 @@ def nonsat_loss_gen(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
-LOSSES = {"nonsat": (nonsat_loss_dis, nonsat_loss_gen)}
+NONSAT = (nonsat_loss_dis, nonsat_loss_gen)
+
+
+def _losses() -> dict:
+    from ganprint.registry import LOSSES as ENTRIES
+    from ganprint.registry import load
+
+    return {name: load(e.functions) for name, e in ENTRIES.items()}
+
+
+LOSSES = _losses()  # name → (loss_dis, loss_gen), from ganprint.registry

@@ -1,48 +1,62 @@
-# train_classifier and evaluate_attribution per {protocol, method} (protocols are data in params.yaml).
+# build_split per protocol, train_classifier and evaluate_attribution per {protocol, method} (protocols are data).
+
+
+rule build_split:
+    input:
+        modules("build_split"),
+        **STAGES["build_split"].inputs,
+        stores=dynamic_inputs("build_split"),
+    output:
+        **STAGES["build_split"].outputs,
+    log:
+        STAGES["build_split"].log,
+    benchmark:
+        STAGES["build_split"].benchmark
+    threads: threads("build_split")
+    resources:
+        gpu=STAGES["build_split"].gpu,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked("build_split"),
+    shell:
+        command("build_split")
 
 
 rule train_classifier:
     input:
-        classifier_cli.MODULES,
-        stores=protocol_stores,
+        modules("train_classifier"),
+        **STAGES["train_classifier"].inputs,
     output:
-        model=P.CLASSIFIER_MODEL,
-        metrics=P.METRICS_CLASSIFIER,
+        **STAGES["train_classifier"].outputs,
     log:
-        "results/logs/train_classifier/{protocol}-{method}.log",
+        STAGES["train_classifier"].log,
     benchmark:
-        "results/benchmarks/train_classifier/{protocol}-{method}.tsv"
-    threads: 4
+        STAGES["train_classifier"].benchmark
+    threads: threads("train_classifier")
     resources:
-        gpu=1,
+        gpu=STAGES["train_classifier"].gpu,
     params:
         file=PARAMS_FILE,
-        tracked=tracked(classifier_cli),
+        tracked=tracked("train_classifier"),
     shell:
-        "ganprint train-classifier --params {params.file} --protocol {wildcards.protocol} --method {wildcards.method}"
-        " --out results/models/classifier/{wildcards.protocol}/{wildcards.method}"
-        " --metrics {output.metrics} --log {log}"
+        command("train_classifier")
 
 
 rule evaluate_attribution:
     input:
-        evaluate_cli.MODULES,
-        stores=protocol_stores,
-        model=P.CLASSIFIER_MODEL,
+        modules("evaluate_attribution"),
+        **STAGES["evaluate_attribution"].inputs,
     output:
-        predictions=P.PREDICTIONS,
-        metrics=P.METRICS_ATTRIBUTION,
+        **STAGES["evaluate_attribution"].outputs,
     log:
-        "results/logs/evaluate_attribution/{protocol}-{method}.log",
+        STAGES["evaluate_attribution"].log,
     benchmark:
-        "results/benchmarks/evaluate_attribution/{protocol}-{method}.tsv"
-    threads: 4
+        STAGES["evaluate_attribution"].benchmark
+    threads: threads("evaluate_attribution")
     resources:
-        gpu=1,
+        gpu=STAGES["evaluate_attribution"].gpu,
     params:
         file=PARAMS_FILE,
-        tracked=tracked(evaluate_cli),
+        tracked=tracked("evaluate_attribution"),
     shell:
-        "ganprint evaluate-attribution --params {params.file} --protocol {wildcards.protocol}"
-        " --method {wildcards.method} --model {input.model} --predictions {output.predictions}"
-        " --metrics {output.metrics} --log {log}"
+        command("evaluate_attribution")

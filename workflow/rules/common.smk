@@ -1,109 +1,78 @@
-# Load and validate params.yaml, target lists, wildcard constraints. No stage logic lives here.
-import json
+# Load and validate params.yaml, the stage declarations, target lists, wildcard constraints. No stage logic here:
+# every rule reads its inputs, outputs, params keys, modules, resources and command from src/ganprint/stages.py.
 import os
-import shutil
-import subprocess
 import sys
+import time
 
-from ganprint import paths as P
-from ganprint.config import (
-    ConfigError,
-    GAN_ARCHS,
-    GAN_LOSSES,
-    VARIANTS,
-    load_params,
-    tracked_values,
-)
-from ganprint.cli import (
-    detect_fingerprints as detect_cli,
-    embed_fingerprints as embed_cli,
-    evaluate_attribution as evaluate_cli,
-    generate_images as generate_cli,
-    make_tables as tables_cli,
-    prepare_dataset as prepare_cli,
-    train_classifier as classifier_cli,
-    train_fingerprint_autoencoder as autoencoder_cli,
-    train_gan as gan_cli,
+from ganprint import registry
+from ganprint.config import VARIANTS, ConfigError, load_params
+from ganprint.stages import (
+    STAGES,
+    all_targets,
+    render_dvc,
+    snakemake_shell,
+    tracked_params,
 )
 
+RUN_START = time.time()  # the ledger records in dvc.lock the stages whose outputs this run wrote
 PARAMS_FILE = config.get("params", "params.yaml")
 try:
     PARAMS = load_params(PARAMS_FILE)
 except ConfigError as e:
-    sys.stderr.write(
-        f"ganprint: {e}\nNo job was started. Fix params.yaml and run again.\n"
-    )
+    sys.stderr.write(f"ganprint: {e}\nNo job was started. Fix params.yaml and run again.\n")
     raise SystemExit(1)
 
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     protocol=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    method=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    arch="|".join(GAN_ARCHS),
-    loss="|".join(GAN_LOSSES),
+    method="|".join(registry.METHODS),
+    arch="|".join(registry.ARCHS),
+    loss="|".join(registry.LOSSES),
     variant="|".join(VARIANTS),
     seed=r"\d+",
 
 
-def tracked(cli):
-    """Params trigger: the values of exactly the keys the stage's CLI declares (its PARAMS)."""
-    return lambda wildcards: tracked_values(
-        PARAMS, cli.PARAMS, **dict(wildcards.items())
-    )
+def modules(name):
+    """The CLI and library modules of a stage (per variant: nets/{arch}.py); editing one reruns its jobs."""
+    return STAGES[name].module_files
 
 
-def gan_wildcards():
-    return [P.gan_fields(PARAMS, name) for name in PARAMS.gans]
+def tracked(name):
+    """Params trigger: the values of exactly the params keys the stage declares (DVC tracks the same keys)."""
+    return lambda wildcards: tracked_params(STAGES[name], PARAMS, dict(wildcards.items()))
 
 
-def expand_gans(pattern):
-    return [pattern.format(**g) for g in gan_wildcards()]
+def dynamic_inputs(name):
+    """Inputs that depend on params values (a protocol's stores, the tables' metrics)."""
+    return lambda wildcards: STAGES[name].dynamic_inputs(PARAMS, dict(wildcards.items()))
 
 
-def all_targets():
-    t = [P.DATA_SAMPLES.format(variant="clean", dataset=d) for d in PARAMS.datasets]
-    t += expand_gans(P.SAMPLES_GRID)
-    t += P.table_files()
-    return t
+def threads(name):
+    return STAGES[name].threads or workflow.cores
+
+
+def command(name):
+    return snakemake_shell(STAGES[name])
+
+
+def check_dvc_yaml():
+    """dvc.yaml has one definition per gans group: warn when params.yaml grew a group it lacks."""
+    if PARAMS_FILE == "params.yaml" and os.path.isfile("dvc.yaml"):
+        with open("dvc.yaml", encoding="utf-8") as fh:
+            if fh.read() != render_dvc(PARAMS):
+                sys.stderr.write(
+                    "ganprint: warning: dvc.yaml does not match params.yaml's gans groups or the stage "
+                    "declarations; run `ganprint render-dvc` so that DVC records what Snakemake builds\n"
+                )
 
 
 def record_in_dvc():
-    """After a successful run, record the outputs in dvc.lock so `dvc status` is clean and `dvc repro` idle."""
-    # dvc.yaml expands from params.yaml: a run on another params file (a preset) is not DVC's to record
-    if PARAMS_FILE == "params.yaml" and os.path.isdir(".dvc") and shutil.which("dvc"):
-        # --no-relink: keep the files Snakemake wrote (a relink would rewrite their times out of DAG order)
-        r = subprocess.run(
-            ["dvc", "commit", "--force", "--quiet", "--no-relink"],
-            capture_output=True,
-            text=True,
-        )
-        if r.returncode != 0:
-            sys.stderr.write(
-                "ganprint: outputs not recorded in dvc.lock (dvc commit needs every stage's outputs; "
-                "run the whole pipeline, or `dvc commit -f --no-relink <stage>`)\n"
-            )
+    """After a successful run: record in dvc.lock exactly the stages this run built (src/ganprint/ledger.py)."""
+    if PARAMS_FILE == "params.yaml" and os.path.isdir(".dvc"):
+        from ganprint.ledger import record
+
+        record(RUN_START)
 
 
-def protocol_stores(wildcards):
-    from ganprint.attribution.splits import split_stores
-
-    return split_stores(PARAMS, wildcards.protocol)
-
-
-def table_inputs(wildcards):
-    t = [
-        P.METRICS_FP_AE.format(dataset=d)
-        for d in PARAMS.train_fingerprint_autoencoder.datasets
-    ]
-    t += [
-        P.METRICS_EMBED.format(dataset=d)
-        for d in PARAMS.train_fingerprint_autoencoder.datasets
-    ]
-    t += expand_gans(P.METRICS_DETECT)
-    t += [
-        P.METRICS_ATTRIBUTION.format(protocol=p, method=m)
-        for p in PARAMS.train_classifier.protocols
-        for m in PARAMS.train_classifier.methods
-    ]
-    return t
+check_dvc_yaml()

@@ -3,20 +3,16 @@
 
 rule prepare_dataset:
     input:
-        prepare_cli.MODULES,
+        modules("prepare_dataset"),
     output:
-        images=P.DATA_IMAGES.replace("{variant}", "clean"),
-        manifest=P.DATA_MANIFEST.replace("{variant}", "clean"),
-        samples=P.DATA_SAMPLES.replace("{variant}", "clean"),
-        report=P.DATA_REPORT.replace("{variant}", "clean"),
+        **STAGES["prepare_dataset"].outputs,
     log:
-        "results/logs/prepare_dataset/{dataset}.log",
+        STAGES["prepare_dataset"].log,
     benchmark:
-        "results/benchmarks/prepare_dataset/{dataset}.tsv"
-    threads: workflow.cores
+        STAGES["prepare_dataset"].benchmark
+    threads: threads("prepare_dataset")
     params:
         file=PARAMS_FILE,
-        tracked=tracked(prepare_cli),
+        tracked=tracked("prepare_dataset"),
     shell:
-        "ganprint prepare-dataset --params {params.file} --dataset {wildcards.dataset}"
-        " --out data/clean/{wildcards.dataset} --log {log}"
+        command("prepare_dataset")

@@ -1,82 +1,62 @@
-# Artificial fingerprints (Yu et al. 2021): train the autoencoder per dataset, embed into a copy of the data
-# (data/fingerprinted/<dataset>), and detect in every GAN's samples (fingerprinted GANs and clean controls).
+# Artificial fingerprints (Yu et al. 2021): the autoencoder per dataset, embedding into data/fingerprinted/<dataset>,
+# detection in every GAN's samples (fingerprinted GANs and clean controls).
 
 
 rule train_fingerprint_autoencoder:
     input:
-        autoencoder_cli.MODULES,
-        data=P.DATA_IMAGES.replace("{variant}", "clean"),
+        modules("train_fingerprint_autoencoder"),
+        **STAGES["train_fingerprint_autoencoder"].inputs,
     output:
-        encoder=P.FP_ENCODER,
-        decoder=P.FP_DECODER,
-        stats=P.FP_STATS,
-        metrics=P.METRICS_FP_AE,
+        **STAGES["train_fingerprint_autoencoder"].outputs,
     log:
-        "results/logs/train_fingerprint_autoencoder/{dataset}.log",
+        STAGES["train_fingerprint_autoencoder"].log,
     benchmark:
-        "results/benchmarks/train_fingerprint_autoencoder/{dataset}.tsv"
-    threads: 4
+        STAGES["train_fingerprint_autoencoder"].benchmark
+    threads: threads("train_fingerprint_autoencoder")
     resources:
-        gpu=1,
+        gpu=STAGES["train_fingerprint_autoencoder"].gpu,
     params:
         file=PARAMS_FILE,
-        tracked=tracked(autoencoder_cli),
+        tracked=tracked("train_fingerprint_autoencoder"),
     shell:
-        "ganprint train-fingerprint-autoencoder --params {params.file} --dataset {wildcards.dataset}"
-        " --data {input.data} --out results/models/fingerprint/{wildcards.dataset}"
-        " --metrics {output.metrics} --log {log}"
+        command("train_fingerprint_autoencoder")
 
 
 rule embed_fingerprints:
     input:
-        embed_cli.MODULES,
-        data=P.DATA_IMAGES.replace("{variant}", "clean"),
-        encoder=P.FP_ENCODER,
-        decoder=P.FP_DECODER,
+        modules("embed_fingerprints"),
+        **STAGES["embed_fingerprints"].inputs,
     output:
-        images=P.DATA_IMAGES.replace("{variant}", "fingerprinted"),
-        manifest=P.DATA_MANIFEST.replace("{variant}", "fingerprinted"),
-        samples=P.DATA_SAMPLES.replace("{variant}", "fingerprinted"),
-        embedded=P.EMBEDDED_FINGERPRINTS.replace("{variant}", "fingerprinted"),
-        metrics=P.METRICS_EMBED,
+        **STAGES["embed_fingerprints"].outputs,
     log:
-        "results/logs/embed_fingerprints/{dataset}.log",
+        STAGES["embed_fingerprints"].log,
     benchmark:
-        "results/benchmarks/embed_fingerprints/{dataset}.tsv"
-    threads: 4
+        STAGES["embed_fingerprints"].benchmark
+    threads: threads("embed_fingerprints")
     resources:
-        gpu=1,
+        gpu=STAGES["embed_fingerprints"].gpu,
     params:
         file=PARAMS_FILE,
-        tracked=tracked(embed_cli),
+        tracked=tracked("embed_fingerprints"),
     shell:
-        "ganprint embed-fingerprints --params {params.file} --dataset {wildcards.dataset} --data {input.data}"
-        " --encoder {input.encoder} --decoder {input.decoder} --out data/fingerprinted/{wildcards.dataset}"
-        " --metrics {output.metrics} --log {log}"
+        command("embed_fingerprints")
 
 
 rule detect_fingerprints:
     input:
-        detect_cli.MODULES,
-        images=P.SAMPLES_IMAGES,
-        decoder=P.FP_DECODER,
-        embedded=P.EMBEDDED_FINGERPRINTS.replace("{variant}", "fingerprinted"),
+        modules("detect_fingerprints"),
+        **STAGES["detect_fingerprints"].inputs,
     output:
-        detected=P.DETECTED_FINGERPRINTS,
-        metrics=P.METRICS_DETECT,
+        **STAGES["detect_fingerprints"].outputs,
     log:
-        "results/logs/detect_fingerprints/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log",
+        STAGES["detect_fingerprints"].log,
     benchmark:
-        "results/benchmarks/detect_fingerprints/{dataset}-{arch}-{loss}-{variant}-seed{seed}.tsv"
-    threads: 4
+        STAGES["detect_fingerprints"].benchmark
+    threads: threads("detect_fingerprints")
     resources:
-        gpu=1,
+        gpu=STAGES["detect_fingerprints"].gpu,
     params:
         file=PARAMS_FILE,
-        tracked=tracked(detect_cli),
+        tracked=tracked("detect_fingerprints"),
     shell:
-        "ganprint detect-fingerprints --params {params.file} --dataset {wildcards.dataset} --arch {wildcards.arch}"
-        " --loss {wildcards.loss} --variant {wildcards.variant} --seed {wildcards.seed}"
-        " --images {input.images} --decoder {input.decoder} --embedded {input.embedded}"
-        " --out results/fingerprints/{wildcards.dataset}/{wildcards.arch}/{wildcards.loss}/{wildcards.variant}/seed{wildcards.seed}"
-        " --metrics {output.metrics} --log {log}"
+        command("detect_fingerprints")

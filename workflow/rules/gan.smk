@@ -1,50 +1,41 @@
-# train_gan and generate_images, once per entry of params.yaml `gans` ({dataset}/{arch}/{loss}/{variant}/seed{seed}).
+# train_gan and generate_images, once per GAN of params.yaml gans ({dataset}/{arch}/{loss}/{variant}/seed{seed}).
 
 
 rule train_gan:
     input:
-        gan_cli.MODULES,
-        data=P.DATA_IMAGES,
+        modules("train_gan"),
+        **STAGES["train_gan"].inputs,
     output:
-        model=P.GAN_MODEL,
-        stats=P.GAN_STATS,
+        **STAGES["train_gan"].outputs,
     log:
-        "results/logs/train_gan/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log",
+        STAGES["train_gan"].log,
     benchmark:
-        "results/benchmarks/train_gan/{dataset}-{arch}-{loss}-{variant}-seed{seed}.tsv"
-    threads: 4
+        STAGES["train_gan"].benchmark
+    threads: threads("train_gan")
     resources:
-        gpu=1,
+        gpu=STAGES["train_gan"].gpu,
     params:
         file=PARAMS_FILE,
-        tracked=tracked(gan_cli),
+        tracked=tracked("train_gan"),
     shell:
-        "ganprint train-gan --params {params.file} --dataset {wildcards.dataset} --arch {wildcards.arch}"
-        " --loss {wildcards.loss} --variant {wildcards.variant} --seed {wildcards.seed}"
-        " --data {input.data} --out results/models/gan/{wildcards.dataset}/{wildcards.arch}/{wildcards.loss}/{wildcards.variant}/seed{wildcards.seed}"
-        " --log {log}"
+        command("train_gan")
 
 
 rule generate_images:
     input:
-        generate_cli.MODULES,
-        model=P.GAN_MODEL,
+        modules("generate_images"),
+        **STAGES["generate_images"].inputs,
     output:
-        images=P.SAMPLES_IMAGES,
-        manifest=P.SAMPLES_MANIFEST,
-        samples=P.SAMPLES_GRID,
+        **STAGES["generate_images"].outputs,
     log:
-        "results/logs/generate_images/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log",
+        STAGES["generate_images"].log,
     benchmark:
-        "results/benchmarks/generate_images/{dataset}-{arch}-{loss}-{variant}-seed{seed}.tsv"
-    threads: 4
+        STAGES["generate_images"].benchmark
+    threads: threads("generate_images")
     resources:
-        gpu=1,
+        gpu=STAGES["generate_images"].gpu,
     params:
         file=PARAMS_FILE,
-        tracked=tracked(generate_cli),
+        tracked=tracked("generate_images"),
     shell:
-        "ganprint generate-images --params {params.file} --dataset {wildcards.dataset} --arch {wildcards.arch}"
-        " --loss {wildcards.loss} --variant {wildcards.variant} --seed {wildcards.seed}"
-        " --model {input.model} --out results/samples/{wildcards.dataset}/{wildcards.arch}/{wildcards.loss}/{wildcards.variant}/seed{wildcards.seed}"
-        " --log {log}"
+        command("generate_images")

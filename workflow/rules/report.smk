@@ -3,16 +3,20 @@
 
 rule make_tables:
     input:
-        tables_cli.MODULES,
-        metrics=table_inputs,
+        modules("make_tables"),
+        **STAGES["make_tables"].inputs,
+        metrics=dynamic_inputs("make_tables"),
     output:
-        P.table_files(),
+        **STAGES["make_tables"].outputs,
     log:
-        "results/logs/make_tables/all.log",
+        STAGES["make_tables"].log,
     benchmark:
-        "results/benchmarks/make_tables/all.tsv"
+        STAGES["make_tables"].benchmark
+    threads: threads("make_tables")
+    resources:
+        gpu=STAGES["make_tables"].gpu,
     params:
         file=PARAMS_FILE,
-        tracked=tracked(tables_cli),
+        tracked=tracked("make_tables"),
     shell:
-        "ganprint make-tables --params {params.file} --root . --out results/tables --log {log}"
+        command("make_tables")

@@ -58,6 +58,8 @@ def run(
     parser: argparse.ArgumentParser,
     argv: list[str] | None,
     body: Callable[[argparse.Namespace, Params], None],
+    *,
+    needs_params: bool = True,
 ) -> int:
     """Parse ``argv``, load and validate params, run ``body``; turn known failures into one clear line.
 
@@ -66,7 +68,7 @@ def run(
     args = parser.parse_args(argv)
     setup_logging(args.log)
     try:
-        params = load_params(args.params)
+        params = load_params(args.params) if needs_params else None
         body(args, params)
     except (ConfigError, StageError, FileNotFoundError) as e:
         log.error("%s: error: %s", parser.prog, e)
@@ -77,9 +79,12 @@ def run(
     return 0
 
 
-def resolved_config(params: Params, *sections: str, **selectors) -> dict:
-    """The params sections a stage used plus its selectors, written beside its outputs."""
-    out = {s: section_dict(params, s) for s in sections}
+def resolved_config(params: Params, stage: str, **selectors) -> dict:
+    """The params keys the stage depends on (its declaration's ``params``) plus its selectors, written beside
+    its outputs: exactly what both front-ends track for this job."""
+    from ganprint.stages import STAGES
+
+    out = {k.format(**selectors): section_dict(params, k.format(**selectors)) for k in STAGES[stage].params}
     if selectors:
         out["selectors"] = selectors
     return out
@@ -112,10 +117,14 @@ def check_dataset(params: Params, dataset: str) -> None:
 
 
 def gan_from_args(args: argparse.Namespace, params: Params):
-    from ganprint.config import GanCfg
+    """The GAN the selectors name; it must be in the params grid (so its hyperparameter sections exist)."""
+    from ganprint.config import gan_name
 
     check_dataset(params, args.dataset)
-    return GanCfg(dataset=args.dataset, arch=args.arch, loss=args.loss, variant=args.variant, seed=args.seed)
+    name = gan_name(args.dataset, args.arch, args.loss, args.variant, args.seed)
+    if name not in params.gan_list:
+        raise StageError(f"GAN {name} is not in the params grid (gans); add it to a gans group in {args.params}")
+    return params.gan_list[name]
 
 
 def gan_label(args: argparse.Namespace) -> str:

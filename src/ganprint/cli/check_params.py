@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from ganprint.cli._common import make_parser, run
 
-MODULES = ["src/ganprint/cli/check_params.py", "src/ganprint/config.py"]
-
 EXAMPLE = """
 ganprint check-params --params params.yaml
 """
@@ -15,13 +13,19 @@ def main(argv: list[str] | None = None) -> int:
     p = make_parser("check-params", __doc__, EXAMPLE)
 
     def body(args, params):
+        from ganprint.stages import STAGES, expand
+
         print(f"{args.params}: ok")
-        print(f"  datasets:  {', '.join(params.datasets)}")
-        print(f"  gans:      {len(params.gans)} ({', '.join(params.gans)})")
-        print(f"  fingerprint autoencoders: {', '.join(params.train_fingerprint_autoencoder.datasets)}")
-        print(
-            f"  protocols: {', '.join(params.train_classifier.protocols)} × methods "
-            f"{', '.join(params.train_classifier.methods)}"
-        )
+        print(f"  datasets:     {', '.join(params.datasets)}")
+        for group, grp in params.gans.items():
+            n = len(grp.dataset) * len(grp.arch) * len(grp.loss) * len(grp.variant) * len(grp.seed)
+            print(f"  gans.{group}: {n}")
+        for name in params.gan_list:
+            print(f"    gan/{name}")
+        print(f"  autoencoders: {', '.join(params.autoencoders)}")
+        print(f"  attribution:  {', '.join(params.attribution.protocols)} × {', '.join(params.attribution.methods)}")
+        print("  jobs per stage:")
+        for st in STAGES.values():
+            print(f"    {st.name:<30} {len(expand(st, params))}")
 
     return run(p, argv, body)

@@ -6,15 +6,6 @@ from pathlib import Path
 
 from ganprint.cli._common import add_device, add_gan_selectors, gan_from_args, make_parser, pick_device, run
 
-MODULES = [
-    "src/ganprint/cli/detect_fingerprints.py",
-    "src/ganprint/fingerprints/detect.py",
-    "src/ganprint/fingerprints/common.py",
-    "src/ganprint/nets/stegastamp.py",
-]
-
-# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
-PARAMS = ["detect_fingerprints"]
 
 EXAMPLE = """
 ganprint detect-fingerprints --params params.yaml --dataset skimage --arch dcgan --loss nonsat \\

@@ -7,16 +7,6 @@ from pathlib import Path
 from ganprint.cli._common import add_device, check_dataset, make_parser, pick_device, resolved_config, run
 from ganprint.io import write_json
 
-MODULES = [
-    "src/ganprint/cli/embed_fingerprints.py",
-    "src/ganprint/fingerprints/embed.py",
-    "src/ganprint/fingerprints/common.py",
-    "src/ganprint/nets/stegastamp.py",
-    "src/ganprint/data/store.py",
-]
-
-# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
-PARAMS = ["embed_fingerprints"]
 
 EXAMPLE = """
 ganprint embed-fingerprints --params params.yaml --dataset skimage --data data/clean/skimage/images.lmdb \\

@@ -16,15 +16,6 @@ from ganprint.cli._common import (
 )
 from ganprint.io import write_json
 
-MODULES = [
-    "src/ganprint/cli/generate_images.py",
-    "src/ganprint/generate.py",
-    "src/ganprint/nets/dcgan.py",
-    "src/ganprint/data/store.py",
-]
-
-# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
-PARAMS = ["generate_images", "prepare_dataset.grid_images"]
 
 EXAMPLE = """
 ganprint generate-images --params params.yaml --dataset skimage --arch dcgan --loss nonsat --variant clean \\
@@ -57,6 +48,6 @@ def main(argv: list[str] | None = None) -> int:
             label=gan_label(args),
             device=pick_device(args.device),
         )
-        write_json(args.out / "resolved_config.json", resolved_config(params, "generate_images", **gan.__dict__))
+        write_json(args.out / "resolved_config.json", resolved_config(params, "generate_images", **gan.selectors()))
 
     return run(p, argv, body)

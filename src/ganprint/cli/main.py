@@ -13,18 +13,27 @@ STAGES = {
     "train-fingerprint-autoencoder": "train_fingerprint_autoencoder",
     "embed-fingerprints": "embed_fingerprints",
     "detect-fingerprints": "detect_fingerprints",
+    "build-split": "build_split",
     "train-classifier": "train_classifier",
     "evaluate-attribution": "evaluate_attribution",
     "make-tables": "make_tables",
+}
+# commands that are no pipeline stage
+TOOLS = {
     "check-params": "check_params",
+    "preset": "preset",
+    "render-dvc": "render_dvc",
+    "schema": "schema",
 }
 
 
 def usage() -> str:
-    lines = ["usage: ganprint <stage> [options]   (ganprint <stage> --help for an example)", "", "stages:"]
-    for cli, mod in STAGES.items():
-        doc = (importlib.import_module(f"ganprint.cli.{mod}").__doc__ or "").strip().splitlines()[0]
-        lines.append(f"  {cli:<32} {doc}")
+    lines = ["usage: ganprint <command> [options]   (ganprint <command> --help for an example)"]
+    for title, commands in (("stages (pipeline order)", STAGES), ("tools", TOOLS)):
+        lines += ["", f"{title}:"]
+        for cli, mod in commands.items():
+            doc = (importlib.import_module(f"ganprint.cli.{mod}").__doc__ or "").strip().splitlines()[0]
+            lines.append(f"  {cli:<32} {doc}")
     return "\n".join(lines)
 
 
@@ -39,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     name = argv[0].replace("_", "-")
-    if name not in STAGES:
-        print(f"ganprint: unknown stage {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+    commands = STAGES | TOOLS
+    if name not in commands:
+        print(f"ganprint: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"ganprint.cli.{STAGES[name]}")
+    module = importlib.import_module(f"ganprint.cli.{commands[name]}")
     return module.main(argv[1:])
 
 

@@ -6,22 +6,6 @@ from pathlib import Path
 
 from ganprint.cli._common import make_parser, run
 
-MODULES = [
-    "src/ganprint/cli/make_tables.py",
-    "src/ganprint/report/tables.py",
-    "src/ganprint/report/paper_numbers.py",
-]
-
-# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
-PARAMS = [
-    "make_tables",
-    "datasets",
-    "gans",
-    "protocols",
-    "train_classifier.protocols",
-    "train_classifier.methods",
-    "train_fingerprint_autoencoder.datasets",
-]
 
 EXAMPLE = """
 ganprint make-tables --params params.yaml --root . --out results/tables

@@ -8,24 +8,12 @@ manifest.csv, samples.png, report.json and resolved_config.json. Crops: PAPERS.m
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from ganprint.cli._common import StageError, make_parser, resolved_config, run
 from ganprint.config import Params
 from ganprint.io import write_json
 
-#: Library files this stage runs (the workflow lists them as inputs so a change there reruns the stage).
-# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
-PARAMS = ["prepare_dataset", "datasets.{dataset}"]
-
-MODULES = [
-    "src/ganprint/cli/prepare_dataset.py",
-    "src/ganprint/data/prepare.py",
-    "src/ganprint/data/sources.py",
-    "src/ganprint/data/images.py",
-    "src/ganprint/data/store.py",
-]
 
 EXAMPLE = "ganprint prepare-dataset --params params.yaml --dataset skimage --out data/clean/skimage"
 
@@ -38,9 +26,7 @@ def _body(args: argparse.Namespace, params: Params) -> None:
         raise StageError(f"--dataset {args.dataset!r} is not in params.yaml 'datasets'; defined: {defined}")
     cfg = params.datasets[args.dataset]
     prepare_dataset(cfg, params.prepare_dataset, args.out, dataset_name=args.dataset)
-    resolved = resolved_config(params, "prepare_dataset", dataset=args.dataset)
-    resolved["dataset"] = dataclasses.asdict(cfg)
-    write_json(args.out / "resolved_config.json", resolved)
+    write_json(args.out / "resolved_config.json", resolved_config(params, "prepare_dataset", dataset=args.dataset))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,15 +7,6 @@ from pathlib import Path
 from ganprint.cli._common import StageError, add_device, make_parser, pick_device, resolved_config, run
 from ganprint.io import write_json
 
-MODULES = [
-    "src/ganprint/cli/train_fingerprint_autoencoder.py",
-    "src/ganprint/fingerprints/train.py",
-    "src/ganprint/fingerprints/common.py",
-    "src/ganprint/nets/stegastamp.py",
-]
-
-# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
-PARAMS = ["train_fingerprint_autoencoder"]
 
 EXAMPLE = """
 ganprint train-fingerprint-autoencoder --params params.yaml --dataset skimage \\
@@ -27,7 +18,7 @@ ganprint train-fingerprint-autoencoder --params params.yaml --dataset skimage \\
 def main(argv: list[str] | None = None) -> int:
     p = make_parser("train-fingerprint-autoencoder", __doc__, EXAMPLE)
     add_device(p)
-    p.add_argument("--dataset", required=True, help="dataset name (listed in train_fingerprint_autoencoder.datasets)")
+    p.add_argument("--dataset", required=True, help="dataset name (listed in params.yaml autoencoders)")
     p.add_argument("--data", type=Path, required=True, help="training image store (images.lmdb)")
     p.add_argument("--out", type=Path, required=True, help="output dir: encoder.pt, decoder.pt, stats.jsonl")
     p.add_argument("--metrics", type=Path, required=True, help="metrics JSON (bit accuracy, PSNR)")
@@ -36,10 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         from ganprint.fingerprints.train import train_fingerprint_autoencoder
 
         cfg = params.train_fingerprint_autoencoder
-        if args.dataset not in cfg.datasets:
-            raise StageError(
-                f"--dataset {args.dataset!r} is not in train_fingerprint_autoencoder.datasets {cfg.datasets}"
-            )
+        if args.dataset not in params.autoencoders:
+            raise StageError(f"--dataset {args.dataset!r} is not in params.yaml autoencoders {params.autoencoders}")
         metrics = train_fingerprint_autoencoder(
             args.data,
             cfg,

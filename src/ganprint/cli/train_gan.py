@@ -15,16 +15,6 @@ from ganprint.cli._common import (
 )
 from ganprint.io import write_json
 
-MODULES = [
-    "src/ganprint/cli/train_gan.py",
-    "src/ganprint/train/gan.py",
-    "src/ganprint/train/common.py",
-    "src/ganprint/nets/dcgan.py",
-    "src/ganprint/losses.py",
-]
-
-# params.yaml keys this stage reads ({…} = its selectors); both front-ends track exactly these.
-PARAMS = ["train_gan"]
 
 EXAMPLE = """
 ganprint train-gan --params params.yaml --dataset skimage --arch dcgan --loss nonsat --variant clean --seed 0 \\
@@ -47,12 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         train_gan(
             args.data,
             params.train_gan,
+            params.arch_hparams(gan.arch),
             gan,
             args.out / "G.pt",
             args.out / "stats.jsonl",
             device=pick_device(args.device),
-            extra={"params": resolved_config(params, "train_gan")},
+            extra={"params": resolved_config(params, "train_gan", **gan.selectors())},
         )
-        write_json(args.out / "resolved_config.json", resolved_config(params, "train_gan", **gan.__dict__))
+        write_json(args.out / "resolved_config.json", resolved_config(params, "train_gan", **gan.selectors()))
 
     return run(p, argv, body)

@@ -8,9 +8,12 @@ from ganprint.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganprint.nets.postpool import YuPostpoolClassifier
 from ganprint.nets.stegastamp import StegaStampDecoder, StegaStampEncoder
 
-GENERATORS: dict[str, type[nn.Module]] = {"dcgan": DCGANGenerator}
-DISCRIMINATORS: dict[str, type[nn.Module]] = {"dcgan": DCGANDiscriminator}
-CLASSIFIERS: dict[str, type[nn.Module]] = {"postpool": YuPostpoolClassifier}
+from ganprint.registry import ARCHS, METHODS, load
+
+# built from ganprint.registry: registering a name there is all it takes
+GENERATORS: dict[str, type[nn.Module]] = {k: load(a.generator) for k, a in ARCHS.items()}
+DISCRIMINATORS: dict[str, type[nn.Module]] = {k: load(a.discriminator) for k, a in ARCHS.items()}
+CLASSIFIERS: dict[str, type[nn.Module]] = {k: load(m.classifier) for k, m in METHODS.items()}
 
 
 def build(registry: dict[str, type[nn.Module]], name: str, **kwargs) -> nn.Module:

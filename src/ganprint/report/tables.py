@@ -8,7 +8,7 @@ import pandas as pd
 
 from ganprint.config import Params
 from ganprint.io import atomic_path, read_json
-from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE, gan_fields
+from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE
 from ganprint.report.paper_numbers import ATTRIBUTION, FINGERPRINT_TRANSFER
 
 
@@ -19,7 +19,7 @@ def _pct(v: float | None, decimals: int) -> float | None:
 def attribution_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
     d = params.make_tables.decimals
     rows = []
-    for protocol in params.train_classifier.protocols:
+    for protocol in params.attribution.protocols:
         p = params.protocols[protocol]
         paper = ATTRIBUTION.get(p.paper, {})
         paper_acc = "; ".join(f"{k} {v}" for k, v in paper.get("accuracy", {}).items()) or "n/a"
@@ -27,13 +27,13 @@ def attribution_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
             paper_acc += " (unverified)"
         datasets = sorted(
             {
-                s.split("/", 1)[1] if s.startswith("real/") else params.gans[s.split("/", 1)[1]].dataset
+                s.split("/", 1)[1] if s.startswith("real/") else params.gan_list[s.split("/", 1)[1]].dataset
                 for srcs in p.train.values()
                 for s in srcs
             }
         )
         res = sorted({params.datasets[x].resolution for x in datasets})
-        for method in params.train_classifier.methods:
+        for method in params.attribution.methods:
             m = read_json(root / METRICS_ATTRIBUTION.format(protocol=protocol, method=method))
             rows.append(
                 {
@@ -57,7 +57,7 @@ def fingerprint_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
     d = params.make_tables.decimals
     ref = FINGERPRINT_TRANSFER
     rows = []
-    for ds in params.train_fingerprint_autoencoder.datasets:
+    for ds in params.autoencoders:
         ae = read_json(root / METRICS_FP_AE.format(dataset=ds))
         emb = read_json(root / METRICS_EMBED.format(dataset=ds))
         rows.append(
@@ -72,8 +72,8 @@ def fingerprint_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
                 "note": f"autoencoder on fresh random bits: {ae['bit_accuracy']:.4f}",
             }
         )
-    for name, g in params.gans.items():
-        m = read_json(root / METRICS_DETECT.format(**gan_fields(params, name)))
+    for name, g in params.gan_list.items():
+        m = read_json(root / METRICS_DETECT.format(**g.selectors()))
         paper = ref["fingerprinted"] if g.variant == "fingerprinted" else ref["clean"]
         rows.append(
             {

@@ -13,6 +13,7 @@ import torch
 
 from ganprint.checkpoint import save_checkpoint
 from ganprint.config import GanCfg, TrainGanCfg
+from ganprint.hparams import DCGANHps
 from ganprint.data.store import ImageStore
 from ganprint.io import seed_everything
 from ganprint.losses import LOSSES
@@ -25,6 +26,7 @@ log = logging.getLogger("ganprint")
 def train_gan(
     data: str | Path,
     cfg: TrainGanCfg,
+    arch_cfg: DCGANHps,
     gan: GanCfg,
     out_model: str | Path,
     out_stats: str | Path | None = None,
@@ -39,11 +41,12 @@ def train_gan(
     store = ImageStore(data)
     res = store.shape[0]
     seed_everything(gan.seed)
-    G = GENERATORS[gan.arch](resolution=res, z_dim=cfg.z_dim, width=cfg.width).to(device)
-    D = DISCRIMINATORS[gan.arch](resolution=res, width=cfg.width).to(device)
+    a = arch_cfg
+    G = GENERATORS[gan.arch](resolution=res, z_dim=a.z_dim, width=a.width).to(device)
+    D = DISCRIMINATORS[gan.arch](resolution=res, width=a.width).to(device)
     loss_dis, loss_gen = LOSSES[gan.loss]
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    opt_g = torch.optim.Adam(G.parameters(), lr=a.lr_g, betas=(a.beta1, a.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=a.lr_d, betas=(a.beta1, a.beta2))
     sampler = EpochSampler(len(store), cfg.batch_size, seed=gan.seed)
     noise = torch.Generator(device="cpu").manual_seed(gan.seed)
     stats = StatsWriter(out_stats, cfg.steps, f"train_gan {gan.dataset}/{gan.arch}/{gan.variant}/seed{gan.seed}")
@@ -60,7 +63,7 @@ def train_gan(
     row = {}
     for step in range(1, cfg.steps + 1):
         real = to_tensor(store.read(sampler.next()), device)
-        z = torch.randn(real.shape[0], cfg.z_dim, generator=noise).to(device)
+        z = torch.randn(real.shape[0], a.z_dim, generator=noise).to(device)
         # D step: real vs detached fakes
         fake = G(z)
         d_loss = loss_dis(D(real), D(fake.detach()))

@@ -1,0 +1,395 @@
+"""Each pipeline stage declared once; the Snakemake rules read it and ``ganprint render-dvc`` writes dvc.yaml from it.
+
+A declaration says what a stage iterates over (its wildcards and the params grid they come from), its inputs and
+outputs (patterns from :mod:`ganprint.paths`), the params keys and library modules it depends on (per variant:
+``src/ganprint/nets/{arch}.py``), its resources and its command. Both front-ends derive everything from here,
+so a stage is spelled once (DESIGN.md, "Each stage is declared once").
+
+Pattern syntax: ``{wildcard}`` for a wildcard, ``{input.NAME}`` / ``{output.NAME}`` for a declared path and
+``{params_file}`` / ``{log}`` in commands — Snakemake's own spelling, so the rules use the strings as they are;
+DVC gets ``${item.wildcard}`` (matrix stages).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ganprint import paths as P
+from ganprint.registry import arch_module, method_module
+
+GAN_WILDCARDS = ("dataset", "arch", "loss", "variant", "seed")
+# grid → the params keys DVC's matrix iterates ('gans' is per group: gans.<group>.<wildcard>)
+GRIDS = {
+    "datasets": {"dataset": "datasets"},
+    "autoencoders": {"dataset": "autoencoders"},
+    "protocols": {"protocol": "attribution.protocols"},
+    "attribution": {"protocol": "attribution.protocols", "method": "attribution.methods"},
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    wildcards: tuple[str, ...]
+    grid: str | None  # a key of GRIDS, "gans", or None (one job)
+    args: str  # CLI arguments after `ganprint <name> --params {params_file}`
+    outputs: dict[str, str]
+    inputs: dict[str, str] = field(default_factory=dict)
+    params: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()  # outputs that are DVC metrics (small JSON, git-tracked, cache: false)
+    uncached: tuple[str, ...] = ()  # other outputs kept in git rather than the DVC cache
+    # inputs only Snakemake can list (they depend on params values); DVC depends on these folders instead
+    dynamic_inputs: Callable | None = None
+    dvc_deps: tuple[str, ...] = ()
+    gpu: int = 0
+    threads: int = 1  # 0 = all cores
+
+    @property
+    def cli(self) -> str:
+        return self.name.replace("_", "-")
+
+    @property
+    def job(self) -> str:
+        """The job's id in log and benchmark file names."""
+        return "-".join("seed{seed}" if w == "seed" else "{%s}" % w for w in self.wildcards) or "all"
+
+    @property
+    def log(self) -> str:
+        return P.LOGS.format(stage=self.name, job=self.job)
+
+    @property
+    def benchmark(self) -> str:
+        return P.BENCHMARKS.format(stage=self.name, job=self.job)
+
+    @property
+    def module_files(self) -> list[str]:
+        return [f"src/ganprint/cli/{self.name}.py", *self.modules]
+
+    @property
+    def command(self) -> str:
+        """The shell command in Snakemake's spelling (also what DVC runs, after :func:`to_dvc`)."""
+        return f"ganprint {self.cli} --params {{params_file}} {self.args} --log {{log}}"
+
+
+def _gan_args(extra: str) -> str:
+    return "--dataset {dataset} --arch {arch} --loss {loss} --variant {variant} --seed {seed} " + extra
+
+
+def _protocol_manifests(params, wildcards) -> list[str]:
+    return [s.replace(P.IMAGES, P.MANIFEST) for s in P.protocol_stores(params, wildcards["protocol"])]
+
+
+def _table_inputs(params, wildcards) -> list[str]:
+    t = [P.METRICS_FP_AE.format(dataset=d) for d in params.autoencoders]
+    t += [P.METRICS_EMBED.format(dataset=d) for d in params.autoencoders]
+    t += [P.METRICS_DETECT.format(**g.selectors()) for g in params.gan_list.values()]
+    t += [
+        P.METRICS_ATTRIBUTION.format(protocol=p, method=m)
+        for p in params.attribution.protocols
+        for m in params.attribution.methods
+    ]
+    return t
+
+
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in [
+        Stage(
+            "prepare_dataset",
+            ("dataset",),
+            "datasets",
+            "--dataset {dataset} --out " + P.CLEAN,
+            outputs={
+                "images": P.CLEAN + P.IMAGES,
+                "manifest": P.CLEAN + P.MANIFEST,
+                "samples": P.CLEAN + P.SAMPLES,
+                "report": P.CLEAN + "/report.json",
+                "resolved": P.CLEAN + P.RESOLVED,
+            },
+            params=("prepare_dataset", "datasets.{dataset}"),
+            modules=(
+                "src/ganprint/data/prepare.py",
+                "src/ganprint/data/sources.py",
+                "src/ganprint/data/images.py",
+                "src/ganprint/data/store.py",
+            ),
+            threads=0,
+        ),
+        Stage(
+            "train_fingerprint_autoencoder",
+            ("dataset",),
+            "autoencoders",
+            "--dataset {dataset} --data {input.data} --out " + P.FP_DIR + " --metrics {output.metrics}",
+            inputs={"data": P.CLEAN + P.IMAGES},
+            outputs={
+                "encoder": P.FP_ENCODER,
+                "decoder": P.FP_DECODER,
+                "stats": P.FP_STATS,
+                "resolved": P.FP_DIR + P.RESOLVED,
+                "metrics": P.METRICS_FP_AE,
+            },
+            metrics=("metrics",),
+            params=("train_fingerprint_autoencoder",),
+            modules=(
+                "src/ganprint/fingerprints/train.py",
+                "src/ganprint/fingerprints/common.py",
+                "src/ganprint/nets/stegastamp.py",
+            ),
+            gpu=1,
+            threads=4,
+        ),
+        Stage(
+            "embed_fingerprints",
+            ("dataset",),
+            "autoencoders",
+            "--dataset {dataset} --data {input.data} --encoder {input.encoder} --decoder {input.decoder}"
+            " --out " + P.FINGERPRINTED + " --metrics {output.metrics}",
+            inputs={"data": P.CLEAN + P.IMAGES, "encoder": P.FP_ENCODER, "decoder": P.FP_DECODER},
+            outputs={
+                "images": P.FINGERPRINTED + P.IMAGES,
+                "manifest": P.FINGERPRINTED + P.MANIFEST,
+                "samples": P.FINGERPRINTED + P.SAMPLES,
+                "embedded": P.EMBEDDED_FINGERPRINTS,
+                "resolved": P.FINGERPRINTED + P.RESOLVED,
+                "metrics": P.METRICS_EMBED,
+            },
+            metrics=("metrics",),
+            params=("embed_fingerprints",),
+            modules=(
+                "src/ganprint/fingerprints/embed.py",
+                "src/ganprint/fingerprints/common.py",
+                "src/ganprint/nets/stegastamp.py",
+                "src/ganprint/data/store.py",
+            ),
+            gpu=1,
+            threads=4,
+        ),
+        Stage(
+            "train_gan",
+            GAN_WILDCARDS,
+            "gans",
+            _gan_args("--data {input.data} --out " + P.GAN_DIR),
+            inputs={"data": P.DATA_IMAGES},
+            outputs={"model": P.GAN_MODEL, "stats": P.GAN_STATS, "resolved": P.GAN_DIR + P.RESOLVED},
+            params=("train_gan", "archs.{arch}", "losses.{loss}"),
+            modules=(
+                "src/ganprint/train/gan.py",
+                "src/ganprint/train/common.py",
+                arch_module("{arch}"),
+                "src/ganprint/losses.py",
+            ),
+            gpu=1,
+            threads=4,
+        ),
+        Stage(
+            "generate_images",
+            GAN_WILDCARDS,
+            "gans",
+            _gan_args("--model {input.model} --out " + P.SAMPLES_DIR),
+            inputs={"model": P.GAN_MODEL},
+            outputs={
+                "images": P.SAMPLES_IMAGES,
+                "manifest": P.SAMPLES_MANIFEST,
+                "samples": P.SAMPLES_GRID,
+                "resolved": P.SAMPLES_DIR + P.RESOLVED,
+            },
+            params=("generate_images", "prepare_dataset.grid_images"),
+            modules=("src/ganprint/generate.py", arch_module("{arch}"), "src/ganprint/data/store.py"),
+            gpu=1,
+            threads=4,
+        ),
+        Stage(
+            "detect_fingerprints",
+            GAN_WILDCARDS,
+            "gans",
+            _gan_args(
+                "--images {input.images} --decoder {input.decoder} --embedded {input.embedded}"
+                " --out " + P.DETECTED_DIR + " --metrics {output.metrics}"
+            ),
+            inputs={"images": P.SAMPLES_IMAGES, "decoder": P.FP_DECODER, "embedded": P.EMBEDDED_FINGERPRINTS},
+            outputs={"detected": P.DETECTED_FINGERPRINTS, "metrics": P.METRICS_DETECT},
+            metrics=("metrics",),
+            params=("detect_fingerprints",),
+            modules=(
+                "src/ganprint/fingerprints/detect.py",
+                "src/ganprint/fingerprints/common.py",
+                "src/ganprint/nets/stegastamp.py",
+            ),
+            gpu=1,
+            threads=4,
+        ),
+        Stage(
+            "build_split",
+            ("protocol",),
+            "protocols",
+            "--protocol {protocol} --out {output.split} --metrics {output.metrics}",
+            outputs={"split": P.SPLIT, "metrics": P.METRICS_SPLIT},
+            metrics=("metrics",),
+            params=("build_split", "protocols.{protocol}"),
+            modules=("src/ganprint/attribution/splits.py", "src/ganprint/data/store.py"),
+            # Snakemake lists the exact store manifests a protocol reads; DVC cannot template a list of deps,
+            # so it depends on the two folders of manifests (a new GAN re-runs every split: seconds, and a
+            # byte-identical manifest leaves the classifiers alone).
+            dynamic_inputs=_protocol_manifests,
+            dvc_deps=("data/clean", "results/samples"),
+        ),
+        Stage(
+            "train_classifier",
+            ("protocol", "method"),
+            "attribution",
+            "--protocol {protocol} --method {method} --split {input.split} --out " + P.CLASSIFIER_DIR
+            + " --metrics {output.metrics}",
+            inputs={"split": P.SPLIT},
+            outputs={
+                "model": P.CLASSIFIER_MODEL,
+                "stats": P.CLASSIFIER_STATS,
+                "resolved": P.CLASSIFIER_DIR + P.RESOLVED,
+                "metrics": P.METRICS_CLASSIFIER,
+            },
+            metrics=("metrics",),
+            params=("train_classifier", "methods.{method}", "loader"),
+            modules=(
+                "src/ganprint/attribution/train.py",
+                "src/ganprint/attribution/splits.py",
+                "src/ganprint/data/dataset.py",
+                method_module("{method}"),
+                "src/ganprint/nets/layers.py",
+            ),
+            gpu=1,
+            threads=4,
+        ),
+        Stage(
+            "evaluate_attribution",
+            ("protocol", "method"),
+            "attribution",
+            "--protocol {protocol} --method {method} --split {input.split} --model {input.model}"
+            " --predictions {output.predictions} --metrics {output.metrics}",
+            inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL},
+            outputs={"predictions": P.PREDICTIONS, "metrics": P.METRICS_ATTRIBUTION},
+            metrics=("metrics",),
+            params=("evaluate_attribution", "loader"),
+            modules=(
+                "src/ganprint/attribution/evaluate.py",
+                "src/ganprint/attribution/splits.py",
+                "src/ganprint/data/dataset.py",
+            ),
+            gpu=1,
+            threads=4,
+        ),
+        Stage(
+            "make_tables",
+            (),
+            None,
+            "--root . --out " + P.TABLES,
+            outputs={f"{t}_{e}": f"{P.TABLES}/{t}.{e}" for t in P.TABLE_NAMES for e in ("csv", "md")},
+            uncached=tuple(f"{t}_{e}" for t in P.TABLE_NAMES for e in ("csv", "md")),
+            params=("make_tables", "datasets", "gans", "autoencoders", "protocols", "attribution"),
+            modules=("src/ganprint/report/tables.py", "src/ganprint/report/paper_numbers.py"),
+            dynamic_inputs=_table_inputs,
+            dvc_deps=(
+                "results/metrics/train_fingerprint_autoencoder",
+                "results/metrics/embed_fingerprints",
+                "results/metrics/detect_fingerprints",
+                "results/metrics/evaluate_attribution",
+            ),
+        ),
+    ]
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Targets and per-job views shared by the Snakefile (and tests)
+def expand(stage: Stage, params) -> list[dict]:
+    """Every job of ``stage`` under ``params`` as a wildcards dict, in grid order."""
+    if stage.grid is None:
+        return [{}]
+    if stage.grid == "gans":
+        return [g.selectors() for g in params.gan_list.values()]
+    if stage.grid == "datasets":
+        return [{"dataset": d} for d in params.datasets]
+    if stage.grid == "autoencoders":
+        return [{"dataset": d} for d in params.autoencoders]
+    if stage.grid == "protocols":
+        return [{"protocol": p} for p in params.attribution.protocols]
+    return [{"protocol": p, "method": m} for p in params.attribution.protocols for m in params.attribution.methods]
+
+
+def all_targets(params) -> list[str]:
+    """Every output of every job: what `rule all` asks for."""
+    return [out.format(**w) for st in STAGES.values() for w in expand(st, params) for out in st.outputs.values()]
+
+
+def tracked_params(stage: Stage, params, wildcards: dict) -> str:
+    """The values of the stage's params keys for one job (Snakemake's params trigger; DVC tracks the same keys)."""
+    from ganprint.config import tracked_values
+
+    return tracked_values(params, list(stage.params), **wildcards)
+
+
+def snakemake_shell(stage: Stage) -> str:
+    """The rule's shell string: the declared command with Snakemake's ``{wildcards.x}`` and ``{params.file}``."""
+    cmd = stage.command.replace("{params_file}", "{params.file}")
+    return re.sub(r"\{(%s)\}" % "|".join(stage.wildcards or ("_",)), r"{wildcards.\1}", cmd)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# dvc.yaml
+_WILDCARD = re.compile(r"\{(\w+)\}")
+
+
+def _dvc_path(pattern: str) -> str:
+    return _WILDCARD.sub(lambda m: "${item.%s}" % m.group(1), pattern)
+
+
+def dvc_command(stage: Stage) -> str:
+    cmd = stage.command.replace("{params_file}", "params.yaml").replace("{log}", stage.log)
+    cmd = re.sub(r"\{input\.(\w+)\}", lambda m: stage.inputs[m.group(1)], cmd)
+    cmd = re.sub(r"\{output\.(\w+)\}", lambda m: stage.outputs[m.group(1)], cmd)
+    return _dvc_path(cmd)
+
+
+def dvc_stage(stage: Stage, matrix: dict | None) -> dict:
+    out: dict = {}
+    if matrix:
+        out["matrix"] = matrix
+    out["cmd"] = dvc_command(stage)
+    out["deps"] = [_dvc_path(p) for p in (*stage.module_files, *stage.inputs.values(), *stage.dvc_deps)]
+    out["params"] = [_dvc_path(k) for k in stage.params]
+    # persist: DVC must not delete the previous outputs before the command runs (a failed run would lose them);
+    # every stage writes its outputs atomically, so old files stay until new ones are complete.
+    outs, metrics = [], []
+    for name, pattern in stage.outputs.items():
+        opts = {"persist": True}
+        if name in stage.metrics or name in stage.uncached:
+            opts["cache"] = False
+        (metrics if name in stage.metrics else outs).append({_dvc_path(pattern): opts})
+    out["outs"] = outs
+    if metrics:
+        out["metrics"] = metrics
+    return out
+
+
+def render_dvc(params) -> str:
+    """dvc.yaml: every stage, matrix-templated from params.yaml (one definition per ``gans`` group)."""
+    import yaml
+
+    stages: dict = {}
+    for st in STAGES.values():
+        if st.grid is None:
+            stages[st.name] = dvc_stage(st, None)
+        elif st.grid == "gans":
+            for group in params.gans:
+                matrix = {w: "${gans.%s.%s}" % (group, w) for w in st.wildcards}
+                stages[f"{st.name}.{group}"] = dvc_stage(st, matrix)
+        else:
+            stages[st.name] = dvc_stage(st, {w: "${%s}" % k for w, k in GRIDS[st.grid].items()})
+    header = (
+        "# ganprint: the DVC front-end (ledger: lock, cache, remote, experiments).\n"
+        "# GENERATED by `ganprint render-dvc` from the stage declarations in src/ganprint/stages.py and the\n"
+        "# `gans` groups of params.yaml: do not edit; `ganprint render-dvc --check` (run by CI) fails when stale.\n"
+        "# Matrix stages expand from params.yaml, so `dvc exp run -S` grows or shrinks the grid without a render.\n"
+    )
+    return header + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
