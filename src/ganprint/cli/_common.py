@@ -14,6 +14,10 @@ from ganprint.errors import StageError  # noqa: F401 - re-exported for the stage
 
 log = logging.getLogger("ganprint")
 
+# --threads of the stage being run: run() sets it, pick_device() hands it on, so the stage CLIs keep calling
+# pick_device(args.device) unchanged.
+_threads: int | None = None
+
 
 def make_parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
     """The parser every stage starts from: ``--params``, ``--device``, ``--log`` and an example in ``--help``."""
@@ -33,7 +37,14 @@ def add_device(p: argparse.ArgumentParser) -> None:
         "--device",
         default="auto",
         choices=("auto", "cpu", "cuda"),
-        help="auto = cuda when available (default)",
+        help="auto = a free GPU when one is visible, else the CPU (default); each process leases one GPU",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch (default: $OMP_NUM_THREADS, which Snakemake sets to the rule's threads)",
     )
 
 
@@ -65,7 +76,9 @@ def run(
 
     Exit codes: 0 ok, 2 bad params / bad input / missing data (message on stderr), 130 interrupted.
     """
+    global _threads
     args = parser.parse_args(argv)
+    _threads = getattr(args, "threads", None)  # stages without add_device have no --threads
     setup_logging(args.log)
     try:
         params = load_params(args.params) if needs_params else None
@@ -91,13 +104,10 @@ def resolved_config(params: Params, stage: str, **selectors) -> dict:
 
 
 def pick_device(name: str):
-    import torch
+    """The stage's device for ``--device name`` (and the running stage's ``--threads``); see ganprint.devices."""
+    from ganprint.devices import acquire_device
 
-    if name == "cuda" and not torch.cuda.is_available():
-        raise StageError("--device cuda: no CUDA device is visible; use --device cpu or auto")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    return acquire_device(name, threads=_threads)
 
 
 def add_gan_selectors(p: argparse.ArgumentParser) -> None:
