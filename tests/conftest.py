@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import functools
 import os
 import shutil
@@ -68,3 +69,43 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 600) -> su
     if check and p.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
     return p
+
+
+# --- workflow helpers ------------------------------------------------------------------------------------
+NOTHING = "Nothing to be done"
+
+
+@pytest.fixture(scope="session")
+def smk_built(tmp_path_factory):
+    """The tiny preset built once by Snakemake (workflow tests copy it before changing anything)."""
+    proj = make_project(tmp_path_factory.mktemp("frontends") / "smk")
+    run(["snakemake", "--cores", "2"], proj)
+    return proj
+
+
+@pytest.fixture
+def smk_project(smk_built, tmp_path):
+    """A private copy of the built project (file times kept), so tests can change params."""
+    dest = tmp_path / "smk"
+    shutil.copytree(smk_built, dest, symlinks=True)
+    return dest
+
+
+def dvc_stale(proj) -> list[str]:
+    return sorted(json.loads(run(["dvc", "status", "--json"], proj).stdout))
+
+
+def planned_jobs(proj) -> dict:
+    out = run(["snakemake", "-n", "--cores", "1"], proj).stdout
+    if NOTHING in out:
+        return {}
+    block = out.split("Job stats:")[1].split("\n\n")[0]
+    rows = [ln.split() for ln in block.strip().splitlines()[2:]]
+    return {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[0] not in ("total", "all")}
+
+
+def edit_params(proj, mutate) -> None:
+    params = yaml.safe_load((proj / "params.yaml").read_text())
+    mutate(params)
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["ganprint", "render-dvc"], proj)

@@ -1,20 +1,25 @@
-"""Snakemake and DVC name the same stages, commands, outputs, params keys and library modules."""
+"""Snakemake and DVC run the same stages, commands, outputs, params keys and library modules (one declaration)."""
 
 from __future__ import annotations
 
-import importlib
 import re
 import shlex
 from pathlib import Path
 
 import pytest
-from conftest import make_project, run
+from conftest import REPO, make_project, run
 
-from ganprint.cli.main import STAGES
+from ganprint.cli.main import STAGES as CLI_STAGES
+from ganprint.stages import STAGES
 
 
 def _norm(cmd: str) -> str:
     return " ".join(shlex.split(cmd))
+
+
+def _stage(addr: str) -> str:
+    """`train_gan.seeds@skimage-dcgan-…` → `train_gan` (one DVC definition per gans group)."""
+    return addr.split("@")[0].split(".")[0]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +34,7 @@ def dvc_stages(project) -> dict:
     with Repo(str(project)) as repo:
         out = {}
         for st in repo.index.stages:
-            out[st.name] = {
+            out[st.addressing] = {
                 "cmd": _norm(st.cmd),
                 "outs": sorted(str(o.def_path) for o in st.outs),
                 "deps": sorted(str(d.def_path) for d in st.deps if d.def_path != "params.yaml"),
@@ -40,7 +45,7 @@ def dvc_stages(project) -> dict:
 
 @pytest.fixture(scope="module")
 def smk_jobs(project) -> dict:
-    """rule name → list of {cmd, outs, inputs} from `snakemake --forceall --dry-run --printshellcmds`."""
+    """command → {rule, outs, inputs} from `snakemake --forceall --dry-run --printshellcmds`."""
     p = run(["snakemake", "--forceall", "--dry-run", "--printshellcmds", "--cores", "1"], project)
     jobs, cur = [], None
     for line in p.stdout.splitlines():
@@ -52,43 +57,52 @@ def smk_jobs(project) -> dict:
             cur["outs"] = [s.strip() for s in line.split(":", 1)[1].split(",")]
         elif cur is not None and line.strip().startswith("input:"):
             cur["inputs"] = [s.strip() for s in line.split(":", 1)[1].split(",")]
-        elif cur is not None and "ganprint " in line and line.strip().startswith(("ganprint ", "Shell command:")):
-            cur["cmd"] = _norm(line.strip().removeprefix("Shell command:"))
+        elif cur is not None and line.strip().startswith("ganprint "):
+            cur["cmd"] = _norm(line.strip())
     return {j["cmd"]: j for j in jobs if j["rule"] != "all"}
 
 
 def test_same_stage_names(dvc_stages, smk_jobs):
-    dvc_names = {a.split("@")[0] for a in dvc_stages}
-    smk_names = {j["rule"] for j in smk_jobs.values()}
-    assert dvc_names == smk_names
-    assert dvc_names == set(STAGES.values()) - {"check_params"}
+    dvc_names = {_stage(a) for a in dvc_stages}
+    assert dvc_names == {j["rule"] for j in smk_jobs.values()} == set(STAGES)
+    assert set(STAGES) == set(CLI_STAGES.values())
 
 
 def test_same_commands_and_outputs(dvc_stages, smk_jobs):
-    assert len(dvc_stages) == len(smk_jobs) == 18  # 2 datasets, 3 GANs, 1 autoencoder, 2 protocols
+    assert len(dvc_stages) == len(smk_jobs) == 20  # 2 datasets, 3 GANs, 1 autoencoder, 2 protocols × 1 method
     for addr, st in dvc_stages.items():
         assert st["cmd"] in smk_jobs, f"{addr}: DVC command not run by Snakemake:\n{st['cmd']}"
         job = smk_jobs[st["cmd"]]
-        assert job["rule"] == addr.split("@")[0]
+        assert job["rule"] == _stage(addr)
         assert sorted(job["outs"]) == st["outs"], addr
 
 
-def test_each_stage_tracks_its_own_params_and_modules(dvc_stages, smk_jobs):
+def test_each_job_tracks_its_own_params_and_modules(dvc_stages, smk_jobs):
     for addr, st in dvc_stages.items():
-        stage = addr.split("@")[0]
-        cli = importlib.import_module(f"ganprint.cli.{stage}")
-        # the library modules the CLI declares are deps in both front-ends, and src/ as a whole is not
-        assert set(cli.MODULES) <= set(st["deps"]), addr
+        job = smk_jobs[st["cmd"]]
+        decl = STAGES[_stage(addr)]
+        wildcards = dict(re.findall(r"--(dataset|protocol|method|arch|loss|variant|seed) (\S+)", st["cmd"]))
+        modules = {m.format(**wildcards) for m in decl.module_files}
+        assert modules <= set(st["deps"]) and modules <= set(job["inputs"]), addr
+        # only the variant's own network module: editing another family's file reruns nothing here
+        nets = {d for d in st["deps"] if d.startswith("src/ganprint/nets/")}
+        assert nets == {m for m in modules if m.startswith("src/ganprint/nets/")}, addr
         assert "src" not in st["deps"] and "src/ganprint" not in st["deps"]
-        assert set(cli.MODULES) <= set(smk_jobs[st["cmd"]]["inputs"]), addr
-        # params: exactly the keys the CLI declares (selectors filled in)
-        selectors = dict(re.findall(r"--(dataset|protocol) (\S+)", st["cmd"]))
-        assert st["params"] == sorted(k.format(**selectors) for k in cli.PARAMS), addr
+        assert st["params"] == sorted(k.format(**wildcards) for k in decl.params), addr
 
 
-def test_gpu_rules_declare_a_gpu(project):
-    text = "\n".join(p.read_text() for p in (project / "workflow" / "rules").glob("*.smk"))
-    for rule in (
+def test_classifiers_depend_on_the_split_manifest_not_on_directories(dvc_stages, smk_jobs):
+    for addr, st in dvc_stages.items():
+        if _stage(addr) in ("train_classifier", "evaluate_attribution"):
+            protocol = re.search(r"--protocol (\S+)", st["cmd"]).group(1)
+            assert f"results/splits/{protocol}.csv" in st["deps"]
+            assert not {"data/clean", "results/samples"} & set(st["deps"]), addr
+            assert not [i for i in smk_jobs[st["cmd"]]["inputs"] if i.endswith(".lmdb")], addr
+
+
+def test_gpu_stages_declare_a_gpu():
+    gpu = {s.name for s in STAGES.values() if s.gpu}
+    assert gpu == {
         "train_gan",
         "generate_images",
         "train_fingerprint_autoencoder",
@@ -96,16 +110,27 @@ def test_gpu_rules_declare_a_gpu(project):
         "detect_fingerprints",
         "train_classifier",
         "evaluate_attribution",
-    ):
-        block = text.split(f"rule {rule}:")[1].split("\nrule ")[0]
-        assert "gpu=1" in block, rule
+    }
 
 
-def test_paper_presets_plan_the_paper_grid(project):
-    """A preset is one flag away: `--config params=workflow/presets/<name>.yaml` (no data needed to plan)."""
-    for preset, dataset in (("celeba128", "celeba"), ("lsun128", "lsun")):
-        r = run(
-            ["snakemake", "-n", "-p", "--cores", "1", "--config", f"params=workflow/presets/{preset}.yaml"], project
-        )
-        assert f"--params workflow/presets/{preset}.yaml --dataset {dataset}" in r.stdout
-        assert "train_gan                           11" in r.stdout
+def test_render_dvc_check_catches_a_stale_file(project):
+    assert run(["ganprint", "render-dvc", "--check"], REPO).returncode == 0
+    text = (project / "dvc.yaml").read_text()
+    (project / "dvc.yaml").write_text(text.replace("--metrics", "--metricz", 1))
+    r = run(["ganprint", "render-dvc", "--check"], project, check=False)
+    assert r.returncode == 2 and "dvc.yaml is stale: run `ganprint render-dvc`" in r.stderr
+    run(["ganprint", "render-dvc"], project)
+    assert (project / "dvc.yaml").read_text() == text
+
+
+@pytest.mark.parametrize("preset,dataset", [("celeba128", "celeba"), ("lsun128", "lsun")])
+def test_paper_presets_plan_the_paper_grid_in_both_front_ends(tmp_path, preset, dataset):
+    """`ganprint preset NAME` writes params.yaml (and dvc.yaml) for both front-ends; no data needed to plan."""
+    proj = make_project(tmp_path / preset)
+    run(["ganprint", "preset", preset], proj)
+    r = run(["snakemake", "-n", "-p", "--cores", "1"], proj)
+    assert f"--params params.yaml --dataset {dataset}" in r.stdout
+    assert re.search(r"^train_gan\s+11$", r.stdout, re.M)
+    stages = run(["dvc", "stage", "list", "--name-only"], proj).stdout.split()
+    assert len([s for s in stages if _stage(s) == "train_gan"]) == 11
+    assert f"train_gan.{dataset}_seeds@{dataset}-dcgan-nonsat-clean-9" in stages
