@@ -25,11 +25,11 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-
 from ganprint.config import parse_params
 from ganprint.presets import render
 from ganprint.stages import STAGES, all_targets, expand
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def paper_grid() -> dict:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import json
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +16,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
 
 @functools.cache
 def _tiny_text() -> str:

@@ -310,7 +310,10 @@ def _check_references(p: Params) -> None:
         if ds not in p.datasets:
             err(f"autoencoders: unknown dataset {ds!r}; defined: {defined}")
         if p.datasets[ds].resolution < 32:
-            err(f"autoencoders: {ds!r} has resolution {p.datasets[ds].resolution}; the fingerprint autoencoder needs ≥ 32")
+            err(
+                f"autoencoders: {ds!r} has resolution {p.datasets[ds].resolution}; "
+                "the fingerprint autoencoder needs ≥ 32"
+            )
     seen: dict[str, str] = {}
     for group, grp in p.gans.items():
         for ds in grp.dataset:
@@ -335,7 +338,8 @@ def _check_references(p: Params) -> None:
             if getattr(section, name) is None:
                 err(
                     f"{kind}s.{name}: missing section; the grid uses {kind} {name!r}, so its hyperparameters "
-                    f"must be written in params.yaml (dvc.yaml reads them), e.g. '{kind}s: {{{name}: {{}}}}' for the defaults"
+                    f"must be written in params.yaml (dvc.yaml reads them); "
+                    f"'{kind}s: {{{name}: {{}}}}' takes the defaults"
                 )
     gans = p.gan_list
     for name, proto in p.protocols.items():
@@ -477,4 +481,3 @@ def lookup(params: Params, dotted_key: str) -> Any:
 def tracked_values(params: Params, keys: list[str], **selectors: str) -> str:
     """JSON of the values of ``keys`` (``{selector}`` placeholders filled): the Snakemake params trigger."""
     return json.dumps({k.format(**selectors): lookup(params, k.format(**selectors)) for k in keys}, sort_keys=True)
-

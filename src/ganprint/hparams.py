@@ -1,4 +1,4 @@
-"""Hyperparameter sections of the registered architectures, losses and methods (params.yaml ``archs``/``losses``/``methods``).
+"""Hyperparameter sections of the registered archs, losses and methods (params.yaml ``archs``/``losses``/``methods``).
 
 Pydantic v2 models, frozen, unknown keys refused. They live apart from :mod:`ganprint.config` so that
 :mod:`ganprint.registry` can name them without importing the whole config (and without importing torch).

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import dvc_stale, edit_params, make_project, planned_jobs, run
 
+
 @pytest.fixture(scope="module")
 def dvc_project(tmp_path_factory):
     proj = make_project(tmp_path_factory.mktemp("frontends") / "dvc")
@@ -48,14 +49,22 @@ def test_both_front_ends_write_identical_artifacts(smk_built, dvc_project):
 
 def test_changing_one_stage_param_reruns_only_its_branch(smk_project):
     edit_params(smk_project, lambda p: p["evaluate_attribution"].update(batch_size=7))
-    assert dvc_stale(smk_project) == ["evaluate_attribution@closed_set-postpool", "evaluate_attribution@cross_seed-postpool"]
+    assert dvc_stale(smk_project) == [
+        "evaluate_attribution@closed_set-postpool",
+        "evaluate_attribution@cross_seed-postpool",
+    ]
     assert planned_jobs(smk_project) == {"evaluate_attribution": 2, "make_tables": 1}
 
 
 def test_one_more_gan_reruns_exactly_its_jobs(smk_project):
     edit_params(smk_project, lambda p: p["gans"]["seeds"].update(seed=[0, 1, 2]))
     new = "skimage-dcgan-nonsat-clean-2"
-    assert planned_jobs(smk_project) == {"train_gan": 1, "generate_images": 1, "detect_fingerprints": 1, "make_tables": 1}
+    assert planned_jobs(smk_project) == {
+        "train_gan": 1,
+        "generate_images": 1,
+        "detect_fingerprints": 1,
+        "make_tables": 1,
+    }
     assert dvc_stale(smk_project) == sorted(
         [f"train_gan.seeds@{new}", f"generate_images.seeds@{new}", f"detect_fingerprints.seeds@{new}", "make_tables"]
     )
@@ -77,7 +86,12 @@ def test_one_protocol_more_or_less(smk_project):
         p["attribution"]["protocols"].append("real_vs_seed0")
 
     edit_params(smk_project, add)
-    assert planned_jobs(smk_project) == {"build_split": 1, "train_classifier": 1, "evaluate_attribution": 1, "make_tables": 1}
+    assert planned_jobs(smk_project) == {
+        "build_split": 1,
+        "train_classifier": 1,
+        "evaluate_attribution": 1,
+        "make_tables": 1,
+    }
     added = ["build_split@real_vs_seed0", "evaluate_attribution@real_vs_seed0-postpool", "make_tables"]
     assert dvc_stale(smk_project) == sorted([*added, "train_classifier@real_vs_seed0-postpool"])
     edit_params(smk_project, lambda p: p["attribution"]["protocols"].remove("real_vs_seed0"))

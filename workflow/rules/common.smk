@@ -14,12 +14,16 @@ from ganprint.stages import (
     tracked_params,
 )
 
-RUN_START = time.time()  # the ledger records in dvc.lock the stages whose outputs this run wrote
+RUN_START = (
+    time.time()
+)  # the ledger records in dvc.lock the stages whose outputs this run wrote
 PARAMS_FILE = config.get("params", "params.yaml")
 try:
     PARAMS = load_params(PARAMS_FILE)
 except ConfigError as e:
-    sys.stderr.write(f"ganprint: {e}\nNo job was started. Fix params.yaml and run again.\n")
+    sys.stderr.write(
+        f"ganprint: {e}\nNo job was started. Fix params.yaml and run again.\n"
+    )
     raise SystemExit(1)
 
 
@@ -40,12 +44,16 @@ def modules(name):
 
 def tracked(name):
     """Params trigger: the values of exactly the params keys the stage declares (DVC tracks the same keys)."""
-    return lambda wildcards: tracked_params(STAGES[name], PARAMS, dict(wildcards.items()))
+    return lambda wildcards: tracked_params(
+        STAGES[name], PARAMS, dict(wildcards.items())
+    )
 
 
 def dynamic_inputs(name):
     """Inputs that depend on params values (a protocol's stores, the tables' metrics)."""
-    return lambda wildcards: STAGES[name].dynamic_inputs(PARAMS, dict(wildcards.items()))
+    return lambda wildcards: STAGES[name].dynamic_inputs(
+        PARAMS, dict(wildcards.items())
+    )
 
 
 def threads(name):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from ganprint.cli._common import add_device, add_gan_selectors, gan_from_args, make_parser, pick_device, run
 
-
 EXAMPLE = """
 ganprint detect-fingerprints --params params.yaml --dataset skimage --arch dcgan --loss nonsat \\
     --variant fingerprinted --seed 0 \\

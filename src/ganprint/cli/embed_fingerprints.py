@@ -7,7 +7,6 @@ from pathlib import Path
 from ganprint.cli._common import add_device, check_dataset, make_parser, pick_device, resolved_config, run
 from ganprint.io import write_json
 
-
 EXAMPLE = """
 ganprint embed-fingerprints --params params.yaml --dataset skimage --data data/clean/skimage/images.lmdb \\
     --encoder results/models/fingerprint/skimage/encoder.pt --decoder results/models/fingerprint/skimage/decoder.pt \\

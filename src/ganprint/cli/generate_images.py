@@ -16,7 +16,6 @@ from ganprint.cli._common import (
 )
 from ganprint.io import write_json
 
-
 EXAMPLE = """
 ganprint generate-images --params params.yaml --dataset skimage --arch dcgan --loss nonsat --variant clean \\
     --seed 0 --model results/models/gan/skimage/dcgan/nonsat/clean/seed0/G.pt \\

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from ganprint.cli._common import make_parser, run
 
-
 EXAMPLE = """
 ganprint make-tables --params params.yaml --root . --out results/tables
 """

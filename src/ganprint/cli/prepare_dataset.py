@@ -14,7 +14,6 @@ from ganprint.cli._common import StageError, make_parser, resolved_config, run
 from ganprint.config import Params
 from ganprint.io import write_json
 
-
 EXAMPLE = "ganprint prepare-dataset --params params.yaml --dataset skimage --out data/clean/skimage"
 
 

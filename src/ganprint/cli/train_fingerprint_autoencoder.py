@@ -7,7 +7,6 @@ from pathlib import Path
 from ganprint.cli._common import StageError, add_device, make_parser, pick_device, resolved_config, run
 from ganprint.io import write_json
 
-
 EXAMPLE = """
 ganprint train-fingerprint-autoencoder --params params.yaml --dataset skimage \\
     --data data/clean/skimage/images.lmdb --out results/models/fingerprint/skimage \\

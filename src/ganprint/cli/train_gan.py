@@ -15,7 +15,6 @@ from ganprint.cli._common import (
 )
 from ganprint.io import write_json
 
-
 EXAMPLE = """
 ganprint train-gan --params params.yaml --dataset skimage --arch dcgan --loss nonsat --variant clean --seed 0 \\
     --data data/clean/skimage/images.lmdb --out results/models/gan/skimage/dcgan/nonsat/clean/seed0

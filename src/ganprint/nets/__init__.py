@@ -7,7 +7,6 @@ from torch import nn
 from ganprint.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganprint.nets.postpool import YuPostpoolClassifier
 from ganprint.nets.stegastamp import StegaStampDecoder, StegaStampEncoder
-
 from ganprint.registry import ARCHS, METHODS, load
 
 # built from ganprint.registry: registering a name there is all it takes

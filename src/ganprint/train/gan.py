@@ -13,8 +13,8 @@ import torch
 
 from ganprint.checkpoint import save_checkpoint
 from ganprint.config import GanCfg, TrainGanCfg
-from ganprint.hparams import DCGANHps
 from ganprint.data.store import ImageStore
+from ganprint.hparams import DCGANHps
 from ganprint.io import seed_everything
 from ganprint.losses import LOSSES
 from ganprint.nets import DISCRIMINATORS, GENERATORS
