@@ -1,6 +1,8 @@
-"""Train an attribution classifier on a protocol's training split (Yu et al. 2019 §1.4 recipe by default).
+"""Train an attribution classifier on a split's train part (Yu et al. 2019 §1.4 recipe by default).
 
 Adam β = (0, 0.99), lr 1e-3, batch 32, random horizontal flip, softmax cross-entropy, inputs in [-1, 1].
+Batches stream from the split's stores through a seeded DataLoader (DESIGN.md, data feeding), so memory does
+not grow with the number of training images.
 """
 
 from __future__ import annotations
@@ -13,42 +15,63 @@ import torch
 import torch.nn.functional as F
 
 from ganprint.checkpoint import save_checkpoint
-from ganprint.config import TrainClassifierCfg
+from ganprint.data.dataset import StoreImages, make_loader
+from ganprint.errors import StageError
 from ganprint.io import seed_everything
 from ganprint.nets import CLASSIFIERS
-from ganprint.train.common import StatsWriter, check_finite, to_tensor
+from ganprint.train.common import StatsWriter, check_finite, from_uint8
 
-from .splits import Split
+from .splits import SplitManifest
 
 log = logging.getLogger("ganprint")
 
 
 def train_classifier(
-    split: Split,
-    cfg: TrainClassifierCfg,
+    split: SplitManifest,
+    train_cfg,
+    method_cfg,
     method: str,
     out_model: str | Path,
     out_stats: str | Path | None = None,
     *,
     protocol: str = "",
     device: torch.device | str = "cpu",
+    workers: int = 0,
+    verify_sha1: bool = True,
 ) -> dict:
-    """Train ``method`` on ``split``; write a checkpoint carrying the sorted class names. Returns metrics."""
-    seed_everything(cfg.seed)
-    images, labels = split.load()
-    res = images.shape[1]
+    """Train ``method`` on ``split.part("train")``; write a checkpoint carrying the sorted class names.
+
+    ``train_cfg`` has ``epochs, batch_size, seed``; ``method_cfg`` has ``fmap_base, fmap_max, lr, beta1,
+    beta2, hflip``. Same inputs and seed on CPU ⇒ the same checkpoint bytes, whatever ``workers`` is.
+    Returns ``train_images, classes, steps, final_loss, final_train_accuracy``.
+    """
+    seed_everything(train_cfg.seed)
+    rows = split.part("train")
+    if rows.empty:
+        raise StageError(f"protocol {protocol}: the split has no train images; rebuild it with train_per_class > 0")
+    data = StoreImages.from_rows(rows, verify_sha1=verify_sha1)
+    res = data.image_shape()[0]
     model = CLASSIFIERS[method](
-        resolution=res, num_classes=len(split.classes), fmap_base=cfg.fmap_base, fmap_max=cfg.fmap_max
+        resolution=res, num_classes=len(split.classes), fmap_base=method_cfg.fmap_base, fmap_max=method_cfg.fmap_max
     ).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=1e-8)
-    rng = np.random.default_rng(cfg.seed)
-    steps_per_epoch = max(1, len(labels) // cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
+    opt = torch.optim.Adam(model.parameters(), lr=method_cfg.lr, betas=(method_cfg.beta1, method_cfg.beta2), eps=1e-8)
+    rng = np.random.default_rng(train_cfg.seed)  # the flips; the data order has the loader's own generator
+    # Full batches only, as before; a split smaller than one batch trains on one short batch per epoch.
+    loader = make_loader(
+        data,
+        train_cfg.batch_size,
+        shuffle=True,
+        seed=train_cfg.seed,
+        workers=workers,
+        device=device,
+        drop_last=len(data) >= train_cfg.batch_size,
+    )
+    total = train_cfg.epochs * len(loader)
     stats = StatsWriter(out_stats, total, f"train_classifier {protocol}/{method}")
     log.info(
         "training %s on %d images of %d classes %s (%d px) for %d steps",
         method,
-        len(labels),
+        len(data),
         len(split.classes),
         list(split.classes),
         res,
@@ -56,15 +79,13 @@ def train_classifier(
     )
     model.train()
     step, correct, seen = 0, 0, 0
-    for _epoch in range(cfg.epochs):
-        perm = rng.permutation(len(labels))
-        for b in range(steps_per_epoch):
-            idx = np.sort(perm[b * cfg.batch_size : (b + 1) * cfg.batch_size])
-            x = to_tensor(images[idx], device)
-            if cfg.hflip:  # the paper's only augmentation, p = 0.5 per image
-                flip = torch.from_numpy(rng.random(len(idx)) < 0.5).to(device)
+    for _epoch in range(train_cfg.epochs):
+        for images, labels in loader:
+            x = from_uint8(images, device)
+            if method_cfg.hflip:  # the paper's only augmentation, p = 0.5 per image
+                flip = torch.from_numpy(rng.random(len(labels)) < 0.5).to(device)
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
-            y = torch.from_numpy(labels[idx]).to(device)
+            y = labels.to(device, non_blocking=True)
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -73,7 +94,7 @@ def train_classifier(
             step += 1
             check_finite(loss, "train_classifier", step)
             correct += (logits.argmax(1) == y).sum().item()
-            seen += len(idx)
+            seen += len(y)
             if step % 50 == 0 or step == total:
                 stats.add(step, loss=loss.item(), train_acc=correct / seen)
                 correct, seen = 0, 0
@@ -87,7 +108,7 @@ def train_classifier(
         protocol=protocol,
     )
     return {
-        "train_images": int(len(labels)),
+        "train_images": len(data),
         "classes": list(split.classes),
         "steps": total,
         "final_loss": stats.rows[-1]["loss"],

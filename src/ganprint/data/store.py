@@ -4,6 +4,12 @@ DESIGN.md (Contracts): images live in LMDB stores (DVC handles one big file far 
 manifest (key, source, label, seed, sha1). Keys are ``%08d`` indices in insertion order; values are raw
 ``(H, W, 3)`` uint8 bytes. The store is written to a temporary file and renamed on close, so a killed job
 never leaves a half-written store under its final name.
+
+Memory (DESIGN.md, Contracts: data feeding): neither side holds a whole store. The writer streams manifest rows
+to disk and commits every ``commit_every`` images or ``_COMMIT_BYTES``, whichever comes first. The reader maps
+the file, and every page it touches counts towards the process's resident set (``RssFile``) until the map
+goes away, so scanning a 10 GB store would show 10 GB of RSS; it therefore closes and lazily reopens its LMDB
+environment after ``map_budget_mb`` of reads (a reopen costs ~0.1 ms, the pages stay in the page cache).
 """
 
 from __future__ import annotations
@@ -11,6 +17,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import lmdb
@@ -22,6 +32,8 @@ from ganprint.io import atomic_path
 META_KEY = b"__meta__"
 MANIFEST_FIELDS = ("key", "source", "label", "seed", "sha1")
 _MAP_SIZE = 1 << 40  # virtual only: LMDB grows the file as pages are written
+_COMMIT_BYTES = 64 << 20  # a write transaction keeps its dirty pages in malloc'd memory until commit
+DEFAULT_MAP_BUDGET_MB = 32.0  # mapped store pages a reader may keep resident before it remaps
 
 
 class StoreError(StageError):
@@ -36,6 +48,7 @@ class ImageStoreWriter:
     """Write same-sized uint8 RGB images into ``path`` (LMDB, single file) and a manifest CSV.
 
     Use as a context manager; the store and manifest appear under their final names only on success.
+    Manifest rows go to a temporary file as they are added, so memory does not grow with the image count.
     """
 
     def __init__(self, path: str | Path, manifest: str | Path | None = None, *, commit_every: int = 1000):
@@ -43,10 +56,17 @@ class ImageStoreWriter:
         self.manifest = Path(manifest) if manifest else None
         self.commit_every = commit_every
         self._shape: tuple[int, int, int] | None = None
-        self._rows: list[dict] = []
         self._count = 0
+        self._pending_bytes = 0
 
     def __enter__(self) -> ImageStoreWriter:
+        self._manifest_ctx = self._manifest_fh = None
+        if self.manifest is not None:
+            self._manifest_ctx = atomic_path(self.manifest)
+            tmp = self._manifest_ctx.__enter__()
+            self._manifest_fh = open(tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+            self._manifest_csv = csv.DictWriter(self._manifest_fh, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+            self._manifest_csv.writeheader()
         self._store_ctx = atomic_path(self.path)
         self._tmp = self._store_ctx.__enter__()
         self._tmp.unlink()  # lmdb creates the file itself
@@ -68,19 +88,15 @@ class ImageStoreWriter:
         data = np.ascontiguousarray(image).tobytes()
         key = key_of(self._count)
         self._txn.put(key.encode(), data)
-        self._rows.append(
-            {
-                "key": key,
-                "source": source,
-                "label": label,
-                "seed": seed,
-                "sha1": hashlib.sha1(data).hexdigest(),
-            }
-        )
+        if self._manifest_fh is not None:
+            row = {"key": key, "source": source, "label": label, "seed": seed, "sha1": hashlib.sha1(data).hexdigest()}
+            self._manifest_csv.writerow(row)
         self._count += 1
-        if self._count % self.commit_every == 0:
+        self._pending_bytes += len(data)
+        if self._count % self.commit_every == 0 or self._pending_bytes >= _COMMIT_BYTES:
             self._txn.commit()
             self._txn = self._env.begin(write=True)
+            self._pending_bytes = 0
         return key
 
     def __len__(self) -> int:
@@ -101,8 +117,9 @@ class ImageStoreWriter:
                 self._txn.abort()
         finally:
             self._env.close()
-        if exc_type is None and self.manifest is not None:
-            write_manifest(self.manifest, self._rows)
+            if self._manifest_fh is not None:
+                self._manifest_fh.close()
+                self._manifest_ctx.__exit__(exc_type, exc, tb)  # renamed on success, removed otherwise
         self._store_ctx.__exit__(exc_type, exc, tb)  # renames on success, removes the temporary otherwise
         if empty:
             raise exc
@@ -116,23 +133,95 @@ def write_manifest(path: str | Path, rows: list[dict]) -> None:
             w.writerows(rows)
 
 
-def read_manifest(path: str | Path) -> list[dict]:
+def iter_manifest(path: str | Path) -> Iterator[dict]:
+    """Manifest rows one at a time (a paper-scale manifest has 200k rows; callers keep only what they need)."""
     with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        yield from csv.DictReader(fh)
+
+
+def read_manifest(path: str | Path) -> list[dict]:
+    return list(iter_manifest(path))
+
+
+class _Mapping:
+    """The one LMDB environment of a store file in this process, shared by every :class:`ImageStore` on it.
+
+    LMDB forbids opening one file twice in a process (py-lmdb refuses), so two readers of the same store (a
+    train and a val dataset, a pickled copy) must share an environment. ``release`` closes it; the next
+    ``begin`` opens it again, so releasing never breaks another reader (reads hold the lock throughout).
+    """
+
+    def __init__(self, path: Path, ident: tuple[int, int]):
+        self.path, self.ident = path, ident
+        self.env: lmdb.Environment | None = None
+        self.pid: int | None = None
+        self.mapped = 0  # bytes read since the environment was opened
+        self.lock = threading.Lock()
+
+    def begin(self, **kw) -> lmdb.Transaction:
+        if self.env is not None and self.pid != os.getpid():
+            # Inherited across fork (a DataLoader worker): unmapping it here leaves the parent's copy intact.
+            self.env.close()
+            self.env = None
+        if self.env is None:
+            if _file_id(self.path) != self.ident:
+                raise StoreError(f"{self.path}: the store was replaced while being read; rerun this stage")
+            self.env = lmdb.open(
+                str(self.path), subdir=False, readonly=True, lock=False, readahead=False, max_readers=512
+            )
+            self.pid, self.mapped = os.getpid(), 0
+        return self.env.begin(**kw)
+
+    def release(self) -> None:
+        if self.env is not None:
+            self.env.close()
+        self.env = None
+
+
+_MAPPINGS: weakref.WeakValueDictionary[tuple[int, int], _Mapping] = weakref.WeakValueDictionary()
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _mapping(path: Path) -> _Mapping:
+    ident = _file_id(path)
+    m = _MAPPINGS.get(ident)
+    if m is None:
+        m = _MAPPINGS[ident] = _Mapping(path, ident)
+    return m
+
+
+def _after_fork_in_child() -> None:
+    for m in list(_MAPPINGS.values()):
+        m.lock = threading.Lock()  # a lock held by another thread at fork time would never be released here
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class ImageStore:
-    """Read-only random access to an image store written by :class:`ImageStoreWriter`."""
+    """Read-only random access to an image store written by :class:`ImageStoreWriter`.
 
-    def __init__(self, path: str | Path):
+    ``map_budget_mb`` bounds how many bytes of mapped store pages stay resident (None = unbounded): after that
+    many bytes of reads the LMDB environment is closed and reopened at the next read. The environment is
+    reopened in a forked child (LMDB environments must not cross ``fork``) and is not pickled, so an
+    ``ImageStore`` can live inside a DataLoader's dataset. Thread-safe: reads of one store are serialised.
+    """
+
+    def __init__(self, path: str | Path, *, map_budget_mb: float | None = DEFAULT_MAP_BUDGET_MB):
         self.path = Path(path)
+        self.map_budget = None if map_budget_mb is None else int(map_budget_mb * (1 << 20))
         if not self.path.is_file():
             raise StoreError(f"{self.path}: image store not found; run the stage that writes it first")
+        self._map = _mapping(self.path)
         try:
-            self._env = lmdb.open(
-                str(self.path), subdir=False, readonly=True, lock=False, readahead=False, max_readers=512
-            )
-            with self._env.begin() as txn:
+            with self._map.lock, self._map.begin() as txn:
                 raw = txn.get(META_KEY)
         except lmdb.Error as e:
             raise StoreError(f"{self.path}: not a readable image store ({e})") from None
@@ -140,6 +229,12 @@ class ImageStore:
             raise StoreError(f"{self.path}: not an image store (no metadata record)")
         self.meta = json.loads(raw)
         self.shape = (self.meta["height"], self.meta["width"], self.meta["channels"])
+        self.image_bytes = self.shape[0] * self.shape[1] * self.shape[2]
+
+    def release(self) -> None:
+        """Unmap the store (its resident pages leave this process's RSS); the next read maps it again."""
+        with self._map.lock:
+            self._map.release()
 
     def __len__(self) -> int:
         return int(self.meta["count"])
@@ -151,17 +246,51 @@ class ImageStore:
     def read(self, indices) -> np.ndarray:
         """Images at ``indices`` as ``(N, H, W, 3)`` uint8."""
         indices = list(indices)
-        out = np.empty((len(indices), *self.shape), dtype=np.uint8)
-        with self._env.begin(buffers=True) as txn:
-            for j, i in enumerate(indices):
-                if not 0 <= i < len(self):
-                    raise IndexError(f"{self.path}: index {i} out of range 0..{len(self) - 1}")
-                buf = txn.get(key_of(i).encode())
-                out[j] = np.frombuffer(buf, dtype=np.uint8).reshape(self.shape)
+        for i in indices:
+            if not 0 <= i < len(self):
+                raise IndexError(f"{self.path}: index {i} out of range 0..{len(self) - 1}")
+        return self.read_keys([key_of(i) for i in indices])
+
+    def read_keys(self, keys: Sequence[str], sha1: Sequence[str] | None = None) -> np.ndarray:
+        """Images under ``keys`` as ``(N, H, W, 3)`` uint8 (copies: valid after the store is closed).
+
+        With ``sha1`` (hex digests, one per key, as in the manifest) each image's bytes are checked, so a split
+        built against an older version of the store stops with a clear error instead of training on other images.
+        """
+        out = np.empty((len(keys), *self.shape), dtype=np.uint8)
+        flat = out.reshape(len(keys), self.image_bytes)
+        m = self._map
+        with m.lock:
+            with m.begin(buffers=True) as txn:
+                for j, key in enumerate(keys):
+                    buf = txn.get(key.encode())
+                    if buf is None:
+                        raise StoreError(
+                            f"{self.path}: no image under key {key!r}; the store changed since the split or "
+                            "manifest naming it was written (rerun build_split)"
+                        )
+                    if len(buf) != self.image_bytes:
+                        raise StoreError(f"{self.path}: key {key!r} holds {len(buf)} bytes, not a {self.shape} image")
+                    if sha1 is not None and hashlib.sha1(buf).hexdigest() != sha1[j]:
+                        raise StoreError(
+                            f"{self.path}: image {key} does not match its sha1 in the split manifest; the store "
+                            "changed since the split was built (rerun build_split)"
+                        )
+                    flat[j] = np.frombuffer(buf, dtype=np.uint8)
+            m.mapped += len(keys) * self.image_bytes
+            if self.map_budget is not None and m.mapped > self.map_budget:
+                m.release()
         return out
 
     def close(self) -> None:
-        self._env.close()
+        self.release()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_map"}  # an LMDB environment is per process
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._map = _mapping(self.path)
 
     def __enter__(self) -> ImageStore:
         return self

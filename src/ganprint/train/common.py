@@ -23,6 +23,15 @@ def to_tensor(images: np.ndarray, device, value_range: str = "pm1") -> torch.Ten
     return x / 127.5 - 1.0 if value_range == "pm1" else x / 255.0
 
 
+def from_uint8(x: torch.Tensor, device, value_range: str = "pm1") -> torch.Tensor:
+    """A DataLoader batch (N, 3, H, W) uint8 → float32 on ``device``, the same values as :func:`to_tensor`.
+
+    The uint8 batch crosses to the device (4× fewer bytes than float32) and is converted there.
+    """
+    x = x.to(device, non_blocking=True).float()
+    return x / 127.5 - 1.0 if value_range == "pm1" else x / 255.0
+
+
 def to_uint8(x: torch.Tensor, value_range: str = "pm1") -> np.ndarray:
     """(N, 3, H, W) float in [-1, 1] or [0, 1] → (N, H, W, 3) uint8, rounded and clipped."""
     scale = (x + 1.0) * 127.5 if value_range == "pm1" else x * 255.0

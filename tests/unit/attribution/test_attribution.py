@@ -1,177 +1,271 @@
-"""Attribution: protocol splits (sorted classes, disjoint first/last images), classifier training, evaluation."""
+"""Attribution: split manifests (sorted classes, disjoint train/val/test), streamed classifier training, evaluation."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_params
 
 from ganprint.attribution import evaluate as evaluate_module
 from ganprint.attribution.evaluate import evaluate_attribution
-from ganprint.attribution.splits import Part, SplitError, protocol_split, split_stores
+from ganprint.attribution.splits import (
+    COLUMNS,
+    SplitError,
+    SplitManifest,
+    build_split,
+    read_split,
+    write_split,
+)
 from ganprint.attribution.train import train_classifier
 from ganprint.checkpoint import load_checkpoint
-from ganprint.config import ConfigError, parse_params
-from ganprint.data.store import ImageStoreWriter
+from ganprint.data.store import ImageStoreWriter, StoreError, read_manifest
 from ganprint.errors import StageError
 
-REAL = "data/clean/skimage/images.lmdb"
-S0 = "results/samples/skimage/dcgan/nonsat/clean/seed0/images.lmdb"
-S1 = "results/samples/skimage/dcgan/nonsat/clean/seed1/images.lmdb"
-FP0 = "results/samples/skimage/dcgan/nonsat/fingerprinted/seed0/images.lmdb"
-SIZES = {REAL: 30, S0: 24, S1: 24, FP0: 24}
-
-
-def _params(**protocols):
-    data = tiny_params()
-    data["protocols"] |= protocols
-    data["train_classifier"]["protocols"] = list(data["protocols"])
-    return parse_params(data)
+SIZES = {"real": 30, "s0": 24, "s1": 24, "fp0": 24}
+TRAIN = SimpleNamespace(epochs=1, batch_size=4, seed=0)
+METHOD = SimpleNamespace(fmap_base=16, fmap_max=8, lr=1e-3, beta1=0.0, beta2=0.99, hflip=True)
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """Stores at the paths the tiny params name; image i of store k has pixel (0, 0) = (i, k, 0)."""
-    root = tmp_path_factory.mktemp("proj")
+def stores(tmp_path_factory) -> dict[str, str]:
+    """name → store path (with manifest.csv beside it); image i of store k has pixel (0, 0) = (i, k, 0)."""
+    root = tmp_path_factory.mktemp("stores")
     rng = np.random.default_rng(0)
-    for k, (rel, n) in enumerate(SIZES.items()):
-        with ImageStoreWriter(root / rel) as w:
+    out = {}
+    for k, (name, n) in enumerate(SIZES.items()):
+        d = root / name
+        with ImageStoreWriter(d / "images.lmdb", d / "manifest.csv") as w:
             for i in range(n):
                 img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
                 img[0, 0] = (i, k, 0)
                 w.add(img)
-    return root
+        out[name] = str(d / "images.lmdb")
+    return out
 
 
-@pytest.fixture
-def in_project(project, monkeypatch):
-    monkeypatch.chdir(project)
-    return project
+def _closed_set(stores) -> dict:
+    return {
+        "real": [("real/skimage", stores["real"])],
+        "seed0": [("gan/s0", stores["s0"])],
+        "seed1": [("gan/s1", stores["s1"])],
+    }
 
 
-def _ids(images: np.ndarray) -> list[tuple[int, int]]:
-    """(store number, image index) of each loaded image."""
-    return [(int(im[0, 0, 1]), int(im[0, 0, 0])) for im in images]
+def _keys(r: range) -> list[str]:
+    return [f"{i:08d}" for i in r]
 
 
-# -- protocol_split ----------------------------------------------------------------------------------------
+def _sha1(store: str) -> dict[str, str]:
+    return {r["key"]: r["sha1"] for r in read_manifest(Path(store).with_name("manifest.csv"))}
 
 
-def test_closed_set_train_split(in_project):
-    p = parse_params(tiny_params())
-    split = protocol_split(p, "closed_set", "train")
-    assert split.classes == ("real", "seed0", "seed1")
-    assert split.parts == (
-        Part(REAL, tuple(range(12)), 0, "real/skimage"),
-        Part(S0, tuple(range(12)), 1, "gan/s0"),
-        Part(S1, tuple(range(12)), 2, "gan/s1"),
+# -- build_split -------------------------------------------------------------------------------------------
+
+
+def test_closed_set_rows_exactly(stores):
+    df = build_split(_closed_set(stores), {"train": 12, "val": 2, "test": 8})
+    assert list(df.columns) == ["store", "key", "sha1", "label", "split", "source"] == list(COLUMNS)
+    assert len(df) == 3 * (12 + 2 + 8)
+    expected = []
+    for split, r in (("train", range(12)), ("val", range(12, 14)), ("test", None)):
+        for cls, src, name in (("real", "real/skimage", "real"), ("seed0", "gan/s0", "s0"), ("seed1", "gan/s1", "s1")):
+            keys = _keys(r if r is not None else range(SIZES[name] - 8, SIZES[name]))
+            expected += [(stores[name], k, cls, split, src) for k in keys]
+    assert list(df[["store", "key", "label", "split", "source"]].itertuples(index=False, name=None)) == expected
+    for name in ("real", "s0", "s1"):
+        sub = df[df.store == stores[name]]
+        assert sub.sha1.tolist() == [_sha1(stores[name])[k] for k in sub.key]
+
+
+def test_train_val_test_are_disjoint_per_source(stores):
+    df = build_split(_closed_set(stores), {"train": 16, "val": 4, "test": 4})  # s0: 16 + 4 + 4 = 24 exactly
+    for store, sub in df.groupby("store"):
+        parts = {s: set(sub[sub.split == s].key) for s in ("train", "val", "test")}
+        assert sum(len(p) for p in parts.values()) == len(sub)  # no key twice
+        assert not parts["train"] & parts["val"] and not parts["train"] & parts["test"]
+        assert not parts["val"] & parts["test"]
+        n = SIZES[Path(store).parent.name]
+        assert sorted(parts["test"]) == _keys(range(n - 4, n))  # test = the last images
+        assert sorted(parts["val"]) == _keys(range(16, 20))
+
+
+def test_cross_seed_tests_on_other_sources(stores):
+    classes = {"real": [("real/skimage", stores["real"])], "dcgan": [("gan/s0", stores["s0"])]}
+    test = {"real": [("real/skimage", stores["real"])], "dcgan": [("gan/s1", stores["s1"])]}
+    m = SplitManifest.from_frame(build_split(classes, {"train": 10, "test": 6}, test))
+    assert m.classes == ("dcgan", "real")  # sorted, not in the order given
+    tr, te = m.part("train"), m.part("test")
+    assert list(zip(tr.source, tr.y, strict=True)) == [("gan/s0", 0)] * 10 + [("real/skimage", 1)] * 10
+    assert list(zip(te.source, te.y, strict=True)) == [("gan/s1", 0)] * 6 + [("real/skimage", 1)] * 6
+    assert te.key.tolist() == _keys(range(18, 24)) + _keys(range(24, 30))
+    assert m.part("val").empty and list(m.part("val").columns) == [*COLUMNS, "y"]
+    assert m.stores() == sorted([stores["real"], stores["s0"], stores["s1"]])
+
+
+def test_classes_are_sorted_by_name(stores):
+    classes = {
+        "zeta": [("gan/s0", stores["s0"])],
+        "Alpha": [("gan/s1", stores["s1"])],
+        "mid": [("real", stores["real"])],
+    }
+    m = SplitManifest.from_frame(build_split(classes, {"train": 2}))
+    assert m.classes == ("Alpha", "mid", "zeta")
+    tr = m.part("train")
+    assert list(zip(tr.label, tr.source, tr.y, strict=True)) == [
+        ("Alpha", "gan/s1", 0),
+        ("Alpha", "gan/s1", 0),
+        ("mid", "real", 1),
+        ("mid", "real", 1),
+        ("zeta", "gan/s0", 2),
+        ("zeta", "gan/s0", 2),
+    ]
+
+
+def test_images_are_split_evenly_over_sources(stores):
+    gan = [("gan/s0", stores["s0"]), ("gan/s1", stores["s1"]), ("gan/fp0", stores["fp0"])]
+    df = build_split({"real": [("real", stores["real"])], "gan": gan}, {"train": 8, "test": 8})
+    counts = df.groupby(["split", "source"], sort=False).size()
+    # 8 = 3 + 3 + 2: the first sources take the remainder, in the order given
+    assert list(counts.items()) == [
+        (("train", "gan/s0"), 3),
+        (("train", "gan/s1"), 3),
+        (("train", "gan/fp0"), 2),
+        (("train", "real"), 8),
+        (("test", "gan/s0"), 3),
+        (("test", "gan/s1"), 3),
+        (("test", "gan/fp0"), 2),
+        (("test", "real"), 8),
+    ]
+    test = df[df.split == "test"]
+    assert test[test.source == "gan/fp0"].key.tolist() == _keys(range(22, 24))
+
+
+def test_test_classes_may_be_fewer_but_not_new(stores):
+    m = SplitManifest.from_frame(
+        build_split(_closed_set(stores), {"train": 2, "test": 2}, {"seed1": [("gan/s1", stores["s1"])]})
     )
-    assert len(split) == 36
-    images, labels = split.load()
-    assert images.shape == (36, 32, 32, 3) and images.dtype == np.uint8
-    assert labels.dtype == np.int64 and labels.tolist() == [0] * 12 + [1] * 12 + [2] * 12
-    assert _ids(images) == [(k, i) for k in range(3) for i in range(12)]
-
-
-def test_test_split_takes_the_last_images_and_never_overlaps(in_project):
-    p = parse_params(tiny_params())
-    train = protocol_split(p, "closed_set", "train")
-    test = protocol_split(p, "closed_set", "test")
-    assert test.classes == train.classes
-    assert [(pt.store, pt.indices) for pt in test.parts] == [
-        (REAL, tuple(range(22, 30))),
-        (S0, tuple(range(16, 24))),
-        (S1, tuple(range(16, 24))),
-    ]
-    for a, b in zip(train.parts, test.parts, strict=True):
-        assert a.store == b.store and not set(a.indices) & set(b.indices)
-
-
-def test_cross_seed_test_sources(in_project):
-    p = parse_params(tiny_params())
-    test = protocol_split(p, "cross_seed", "test")
-    assert test.classes == ("dcgan", "real")  # sorted, not in params order
-    assert [(pt.label, pt.source, pt.indices) for pt in test.parts] == [
-        (0, "gan/s1", tuple(range(16, 24))),
-        (1, "real/skimage", tuple(range(22, 30))),
-    ]
-    assert split_stores(p, "cross_seed") == sorted([REAL, S0, S1])
-
-
-def test_classes_are_sorted_by_name(in_project):
-    p = _params(order={"train": {"zeta": ["gan/s0"], "Alpha": ["gan/s1"], "mid": ["real/skimage"]}})
-    split = protocol_split(p, "order", "train", images_per_class=2)
-    assert split.classes == ("Alpha", "mid", "zeta")
-    assert [(pt.label, pt.source) for pt in split.parts] == [(0, "gan/s1"), (1, "real/skimage"), (2, "gan/s0")]
-
-
-def test_images_are_split_evenly_over_sources(in_project):
-    p = _params(mixed={"train": {"real": ["real/skimage"], "gan": ["gan/s0", "gan/s1", "gan/fp0"]}})
-    split = protocol_split(p, "mixed", "train", images_per_class=8)
-    assert [(pt.source, len(pt.indices)) for pt in split.parts] == [
-        ("gan/s0", 3),  # 8 = 3 + 3 + 2: the first sources take the remainder
-        ("gan/s1", 3),
-        ("gan/fp0", 2),
-        ("real/skimage", 8),
-    ]
-    test = protocol_split(p, "mixed", "test", images_per_class=8)
-    assert [pt.indices for pt in test.parts[:3]] == [(21, 22, 23), (21, 22, 23), (22, 23)]
-
-
-def test_split_error_when_a_source_is_too_small(in_project):
-    p = parse_params(tiny_params())
+    assert m.classes == ("real", "seed0", "seed1")
+    assert m.part("test").y.tolist() == [2, 2]
     with pytest.raises(SplitError) as e:
-        protocol_split(p, "closed_set", "train", images_per_class=17)  # 17 + 8 test > 24
+        build_split(_closed_set(stores), {"train": 2, "test": 2}, {"other": [("gan/s1", stores["s1"])]})
     assert str(e.value) == (
-        "protocol closed_set: source gan/s0 has 24 images, fewer than the 25 its train and test splits need "
-        "(they never overlap); generate more images (generate_images.num_images, datasets.<name>.num_images) "
-        "or lower train_classifier.images_per_class / evaluate_attribution.images_per_class"
+        "test classes ['other'] are not training classes ['real', 'seed0', 'seed1']; a classifier only predicts "
+        "the classes it was trained on"
+    )
+
+
+def test_split_error_when_a_source_is_too_small(stores):
+    with pytest.raises(SplitError) as e:
+        build_split(_closed_set(stores), {"train": 15, "val": 2, "test": 8})  # s0: 15 + 2 + 8 > 24
+    assert str(e.value) == (
+        f"source gan/s0 ({stores['s0']}) has 24 images, fewer than the 25 its splits need (train 15 + val 2 + "
+        "test 8; they never overlap); lower build_split.train_per_class / val_per_class / test_per_class, or "
+        "generate more images"
     )
     assert issubclass(SplitError, StageError)  # the CLIs turn it into one error line and exit 2
-    protocol_split(p, "closed_set", "train", images_per_class=16)  # 16 + 8 = 24 fits exactly
+    assert len(build_split(_closed_set(stores), {"train": 14, "val": 2, "test": 8})) == 3 * 24  # fits exactly
 
 
-def test_missing_store_is_a_store_error(tmp_path, monkeypatch):
-    from ganprint.data.store import StoreError
+def test_a_source_listed_twice_is_refused(stores):
+    classes = {"a": [("gan/s0", stores["s0"])], "b": [("gan/s0", stores["s0"])]}
+    with pytest.raises(SplitError, match=r"^source gan/s0 is listed twice in the train classes \('a' and 'b'\)"):
+        build_split(classes, {"train": 2})
+    with pytest.raises(SplitError, match=r"^store .* is named by two sources, x and y$"):
+        build_split({"a": [("x", stores["s0"])], "b": [("y", stores["s0"])]}, {"train": 2})
+    with pytest.raises(SplitError, match=r"^build_split counts name unknown splits \['tset'\]"):
+        build_split(_closed_set(stores), {"train": 2, "tset": 2})
 
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(StoreError, match=r"data/clean/skimage/images\.lmdb: image store not found"):
-        protocol_split(parse_params(tiny_params()), "closed_set", "train")
+
+def test_missing_store_manifest(tmp_path):
+    store = tmp_path / "gone" / "images.lmdb"
+    with pytest.raises(StoreError) as e:
+        build_split({"a": [("gone", str(store))]}, {"train": 1})
+    assert str(e.value) == (
+        f"{tmp_path / 'gone' / 'manifest.csv'}: manifest of {store} not found; run the stage that writes the "
+        "store first"
+    )
 
 
-def test_test_split_with_fewer_classes_is_refused_or_works(in_project):
-    data = tiny_params()
-    data["protocols"]["cross_seed"]["test"] = {"dcgan": ["gan/s1"]}
-    try:
-        p = parse_params(data)
-    except ConfigError:
-        return  # refusing it up front is fine
-    split = protocol_split(p, "cross_seed", "test")
-    assert split.classes == ("dcgan", "real")
+# -- write_split / read_split ------------------------------------------------------------------------------
+
+
+def test_manifest_round_trip_is_byte_identical(stores, tmp_path):
+    df = build_split(_closed_set(stores), {"train": 3, "val": 1, "test": 2})
+    write_split(df, tmp_path / "a" / "split.csv")
+    m = read_split(tmp_path / "a" / "split.csv")
+    write_split(m.rows, tmp_path / "b.csv")
+    assert (tmp_path / "a" / "split.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert sorted(os.listdir(tmp_path / "a")) == ["split.csv"]  # atomic: no temporary left
+    lines = (tmp_path / "b.csv").read_text().split("\n")
+    s0 = _sha1(stores["real"])
+    assert lines[0] == "store,key,sha1,label,split,source"
+    assert lines[1] == f"{stores['real']},00000000,{s0['00000000']},real,train,real/skimage"
+    assert lines[-2] == f"{stores['s1']},00000023,{_sha1(stores['s1'])['00000023']},seed1,test,gan/s1"
+    assert lines[-1] == "" and len(lines) == 1 + 3 * 6 + 1
+    assert m.classes == ("real", "seed0", "seed1")
+    pd.testing.assert_frame_equal(m.rows, df)
+    assert m.part("val").key.tolist() == ["00000003"] * 3 and m.part("val").y.tolist() == [0, 1, 2]
+
+
+def test_read_split_refuses_broken_manifests(stores, tmp_path):
+    with pytest.raises(SplitError) as e:
+        read_split(tmp_path / "none.csv")
+    assert str(e.value) == f"{tmp_path / 'none.csv'}: split manifest not found; run build_split first"
+
+    p = tmp_path / "split.csv"
+    p.write_text("store,key,label,split\nx,00000000,a,train\n")
+    with pytest.raises(SplitError) as e:
+        read_split(p)
+    assert str(e.value) == (
+        f"{p}: lacks columns ['sha1', 'source'] (expected store, key, sha1, label, split, source); rerun build_split"
+    )
+
+    p.write_text("store,key,sha1,label,split,source\nx,00000000,ab,a,train,s\nx,00000001,cd,a,validation,s\n")
+    with pytest.raises(SplitError) as e:
+        read_split(p)
+    assert str(e.value) == f"{p}: unknown split value(s) ['validation'] (expected train, val, test); rerun build_split"
+
+    p.write_text("store,key,sha1,label,split,source\nx,00000000,ab,a,train,s\nx,00000000,ab,a,test,s\n")
+    with pytest.raises(SplitError, match=r"image x:00000000 is listed twice; rerun build_split$"):
+        read_split(p)
+
+    p.write_text("")
+    with pytest.raises(SplitError, match=r"not a readable split manifest \(EmptyDataError"):
+        read_split(p)
+
+    p.write_text("store,key,sha1,label,split,source\n")
+    with pytest.raises(SplitError, match=r"has no rows; rerun build_split"):
+        read_split(p)
+
+
+def test_keys_stay_strings(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("store,key,sha1,label,split,source\nx,00000007,0123,1,train,s\n")
+    m = read_split(p)
+    assert m.rows.key.tolist() == ["00000007"] and m.rows.sha1.tolist() == ["0123"] and m.classes == ("1",)
 
 
 # -- train_classifier + evaluate_attribution ---------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def trained(project, tmp_path_factory):
-    cwd = os.getcwd()
-    os.chdir(project)
-    try:
-        p = parse_params(tiny_params())
-        split = protocol_split(p, "closed_set", "train", images_per_class=4)
-        out = tmp_path_factory.mktemp("clf")
-        metrics = train_classifier(
-            split, p.train_classifier, "postpool", out / "model.pt", out / "stats.jsonl", protocol="closed_set"
-        )
-    finally:
-        os.chdir(cwd)
-    return {"out": out, "metrics": metrics, "params": p}
+def split(stores) -> SplitManifest:
+    return SplitManifest.from_frame(build_split(_closed_set(stores), {"train": 4, "val": 2, "test": 8}))
+
+
+@pytest.fixture(scope="module")
+def trained(split, tmp_path_factory):
+    out = tmp_path_factory.mktemp("clf")
+    metrics = train_classifier(
+        split, TRAIN, METHOD, "postpool", out / "model.pt", out / "stats.jsonl", protocol="closed_set"
+    )
+    return {"out": out, "metrics": metrics}
 
 
 def test_train_classifier_writes_checkpoint_with_sorted_classes(trained):
@@ -189,23 +283,30 @@ def test_train_classifier_writes_checkpoint_with_sorted_classes(trained):
         "switching_res": 4,
     }
     m = trained["metrics"]
+    assert set(m) == {"train_images", "classes", "steps", "final_loss", "final_train_accuracy"}
     assert m["train_images"] == 12 and m["classes"] == ["real", "seed0", "seed1"]
     assert m["steps"] == 3  # 1 epoch of 12 images at batch 4
-    assert np.isfinite(m["final_loss"]) and 0.0 <= m["final_train_accuracy"] <= 1.0
     rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [3]
-    assert rows[-1]["loss"] == m["final_loss"]
+    assert rows[-1]["loss"] == m["final_loss"] and rows[-1]["train_acc"] == m["final_train_accuracy"]
+    # the accuracy since the previous log line: steps 1-3, 12 images
+    assert m["final_train_accuracy"] * 12 == pytest.approx(round(m["final_train_accuracy"] * 12), abs=1e-4)
 
 
-def test_train_classifier_same_seed_same_bytes(trained, in_project, tmp_path):
-    p = trained["params"]
-    split = protocol_split(p, "closed_set", "train", images_per_class=4)
-    train_classifier(split, p.train_classifier, "postpool", tmp_path / "model.pt", protocol="closed_set")
-    assert (tmp_path / "model.pt").read_bytes() == (trained["out"] / "model.pt").read_bytes()
+def test_train_classifier_same_seed_same_bytes_any_workers(split, trained, tmp_path):
+    # same file name: torch.save names the archive inside the file after it
+    a, b, c = (tmp_path / d / "model.pt" for d in "abc")
+    train_classifier(split, TRAIN, METHOD, "postpool", a, tmp_path / "a" / "stats.jsonl", protocol="closed_set")
+    assert a.read_bytes() == (trained["out"] / "model.pt").read_bytes()
+    assert (tmp_path / "a" / "stats.jsonl").read_bytes() == (trained["out"] / "stats.jsonl").read_bytes()
+    train_classifier(split, TRAIN, METHOD, "postpool", b, protocol="closed_set", workers=2)
+    assert b.read_bytes() == a.read_bytes()
+    other = SimpleNamespace(epochs=1, batch_size=4, seed=1)
+    train_classifier(split, other, METHOD, "postpool", c, protocol="closed_set")
+    assert c.read_bytes() != a.read_bytes()
 
 
-def test_evaluate_attribution_real_model(trained, in_project, tmp_path):
-    split = protocol_split(trained["params"], "closed_set", "test")
+def test_evaluate_attribution_real_model(split, trained, tmp_path):
     m = evaluate_attribution(split, trained["out"] / "model.pt", tmp_path / "pred.csv", batch_size=5)
     assert set(m) == {
         "accuracy",
@@ -220,29 +321,42 @@ def test_evaluate_attribution_real_model(trained, in_project, tmp_path):
     assert m["test_images"] == 24 and m["classes"] == ["real", "seed0", "seed1"]
     assert m["chance"] == pytest.approx(1 / 3)
     cm = np.array(m["confusion_matrix"])
-    assert cm.shape == (3, 3) and cm.sum() == 24 and cm.sum(1).tolist() == [8, 8, 8]
-    assert m["accuracy"] == pytest.approx(np.trace(cm) / 24)
-    assert 0.0 <= m["macro_f1"] <= 1.0
-    table = pd.read_csv(tmp_path / "pred.csv")
-    assert list(table.columns) == ["source", "label", "predicted", "score_real", "score_seed0", "score_seed1"]
-    assert len(table) == 24
-    assert table[["score_real", "score_seed0", "score_seed1"]].sum(axis=1).to_numpy() == pytest.approx(1.0, abs=1e-5)
+    assert cm.shape == (3, 3) and cm.sum(1).tolist() == [8, 8, 8]
+    table = pd.read_csv(tmp_path / "pred.csv", dtype={"key": str})
+    cols = ["store", "key", "source", "label", "predicted", "score_real", "score_seed0", "score_seed1"]
+    assert list(table.columns) == cols
+    test = split.part("test")
+    assert table.store.tolist() == test.store.tolist() and table.key.tolist() == test.key.tolist()
+    assert table.label.tolist() == test.label.tolist()
+    scores = table[["score_real", "score_seed0", "score_seed1"]].to_numpy()
+    assert scores.sum(axis=1) == pytest.approx(np.ones(24), abs=1e-5)
+    assert table.predicted.tolist() == [["real", "seed0", "seed1"][i] for i in scores.argmax(1)]
+    ok = table.label == table.predicted
+    assert m["accuracy"] == pytest.approx(ok.mean()) == pytest.approx(np.trace(cm) / 24)
+    assert m["per_source_accuracy"] == pytest.approx(ok.groupby(table.source).mean().to_dict())
+    # batch size and workers change nothing
+    m2 = evaluate_attribution(split, trained["out"] / "model.pt", tmp_path / "p2.csv", batch_size=24, workers=2)
+    assert m2 == m and (tmp_path / "p2.csv").read_bytes() == (tmp_path / "pred.csv").read_bytes()
 
 
-def test_evaluate_attribution_hand_checked(trained, in_project, tmp_path, monkeypatch):
-    split = protocol_split(trained["params"], "closed_set", "test", images_per_class=2)
+def test_evaluate_attribution_hand_checked(stores, trained, tmp_path, monkeypatch):
+    split = SplitManifest.from_frame(build_split(_closed_set(stores), {"train": 1, "test": 2}))
     labels = [0, 0, 1, 1, 2, 2]
     pred = [0, 1, 1, 1, 2, 0]
+    seen = []
 
-    def fake_predict(model, images, batch_size, device):
-        assert len(images) == 6
-        scores = np.full((6, 3), 0.1, dtype=np.float32)
-        scores[np.arange(6), pred] = 0.8
+    def fake_predict(model, images, device):
+        assert images.dtype.is_floating_point is False and tuple(images.shape[1:]) == (3, 32, 32)
+        start = sum(seen)
+        seen.append(len(images))
+        scores = np.full((len(images), 3), 0.1, dtype=np.float32)
+        scores[np.arange(len(images)), pred[start : start + len(images)]] = 0.8
         return scores
 
     monkeypatch.setattr(evaluate_module, "predict", fake_predict)
-    m = evaluate_attribution(split, trained["out"] / "model.pt", tmp_path / "pred.csv", batch_size=2)
-    assert split.load()[1].tolist() == labels
+    m = evaluate_attribution(split, trained["out"] / "model.pt", tmp_path / "pred.csv", batch_size=4)
+    assert seen == [4, 2]
+    assert split.part("test").y.tolist() == labels
     assert m["accuracy"] == pytest.approx(4 / 6)
     assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
     assert m["per_class_accuracy"] == pytest.approx({"real": 0.5, "seed0": 1.0, "seed1": 0.5})
@@ -250,19 +364,21 @@ def test_evaluate_attribution_hand_checked(trained, in_project, tmp_path, monkey
     assert m["macro_f1"] == pytest.approx((1 / 2 + 4 / 5 + 2 / 3) / 3)
     assert m["per_source_accuracy"] == pytest.approx({"gan/s0": 1.0, "gan/s1": 0.5, "real/skimage": 0.5})
     assert m["chance"] == pytest.approx(1 / 3) and m["test_images"] == 6
+    r, s0, s1 = stores["real"], stores["s0"], stores["s1"]
     assert (tmp_path / "pred.csv").read_text() == (
-        "source,label,predicted,score_real,score_seed0,score_seed1\n"
-        "real/skimage,real,real,0.8,0.1,0.1\n"
-        "real/skimage,real,seed0,0.1,0.8,0.1\n"
-        "gan/s0,seed0,seed0,0.1,0.8,0.1\n"
-        "gan/s0,seed0,seed0,0.1,0.8,0.1\n"
-        "gan/s1,seed1,seed1,0.1,0.1,0.8\n"
-        "gan/s1,seed1,real,0.8,0.1,0.1\n"
+        "store,key,source,label,predicted,score_real,score_seed0,score_seed1\n"
+        f"{r},00000028,real/skimage,real,real,0.8,0.1,0.1\n"
+        f"{r},00000029,real/skimage,real,seed0,0.1,0.8,0.1\n"
+        f"{s0},00000022,gan/s0,seed0,seed0,0.1,0.8,0.1\n"
+        f"{s0},00000023,gan/s0,seed0,seed0,0.1,0.8,0.1\n"
+        f"{s1},00000022,gan/s1,seed1,seed1,0.1,0.1,0.8\n"
+        f"{s1},00000023,gan/s1,seed1,real,0.8,0.1,0.1\n"
     )
 
 
-def test_evaluate_refuses_other_classes(trained, in_project, tmp_path):
-    split = protocol_split(trained["params"], "cross_seed", "test")
+def test_evaluate_refuses_other_classes(stores, trained, tmp_path):
+    classes = {"real": [("real/skimage", stores["real"])], "dcgan": [("gan/s0", stores["s0"])]}
+    split = SplitManifest.from_frame(build_split(classes, {"train": 2, "test": 2}))
     with pytest.raises(StageError) as e:
         evaluate_attribution(split, trained["out"] / "model.pt", tmp_path / "pred.csv", batch_size=4)
     assert str(e.value) == (
@@ -272,14 +388,65 @@ def test_evaluate_refuses_other_classes(trained, in_project, tmp_path):
     assert not (tmp_path / "pred.csv").exists()
 
 
+def test_a_stale_split_is_detected_by_sha1(split, trained, tmp_path):
+    rows = split.rows.copy()
+    rows.loc[rows.index[-1], "sha1"] = hashlib.sha1(b"another image").hexdigest()
+    stale = SplitManifest.from_frame(rows)
+    with pytest.raises(StoreError, match=r"image 00000023 does not match its sha1 in the split manifest"):
+        evaluate_attribution(stale, trained["out"] / "model.pt", tmp_path / "pred.csv", batch_size=4)
+    assert not (tmp_path / "pred.csv").exists()
+    m = evaluate_attribution(stale, trained["out"] / "model.pt", tmp_path / "pred.csv", batch_size=4, verify_sha1=False)
+    assert m["test_images"] == 24
+
+
 def test_predict_scores_are_softmax(trained):
+    import torch
+
     from ganprint.checkpoint import build_from_checkpoint
     from ganprint.nets import CLASSIFIERS
 
     model = build_from_checkpoint(load_checkpoint(trained["out"] / "model.pt", "attribution_classifier"), CLASSIFIERS)
-    images = np.random.default_rng(1).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
-    a = evaluate_module.predict(model, images, 2, "cpu")
-    b = evaluate_module.predict(model, images, 5, "cpu")
-    assert a.shape == (5, 3) and a.sum(1) == pytest.approx(np.ones(5), abs=1e-6)
+    images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8))
+    a = evaluate_module.predict(model, images, "cpu")
+    b = np.concatenate(
+        [evaluate_module.predict(model, images[:2], "cpu"), evaluate_module.predict(model, images[2:], "cpu")]
+    )
+    assert a.shape == (5, 3) and a.dtype == np.float32
+    assert a.sum(1) == pytest.approx(np.ones(5), abs=1e-6)
     np.testing.assert_allclose(a, b, atol=1e-6)
-    assert a.dtype == np.float32
+
+
+# -- the classifier learns: two visibly different sources --------------------------------------------------
+
+
+def _texture_store(path: Path, kind: str, n: int, seed: int) -> str:
+    """``noise``: bright high-frequency noise; ``smooth``: dark smooth gradients (32 px)."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0.0, 1.0, 32, dtype=np.float32)
+    with ImageStoreWriter(path / "images.lmdb", path / "manifest.csv") as w:
+        for _ in range(n):
+            if kind == "noise":
+                img = rng.integers(128, 256, (32, 32, 3), dtype=np.uint8)
+            else:
+                a, b = rng.uniform(0, 1, 2)
+                g = 20 + 60 * (a * ramp[None, :, None] + b * ramp[:, None, None]) * rng.uniform(0.5, 1, 3)
+                img = np.clip(g, 0, 255).astype(np.uint8)
+            w.add(img)
+    return str(path / "images.lmdb")
+
+
+def test_classifier_separates_two_visibly_different_sources(tmp_path):
+    a = _texture_store(tmp_path / "a", "noise", 200, 0)
+    b = _texture_store(tmp_path / "b", "smooth", 200, 1)
+    split = SplitManifest.from_frame(
+        build_split({"noise": [("a", a)], "smooth": [("b", b)]}, {"train": 150, "test": 50})
+    )
+    # 5 epochs (~0.3 s): with seeds 0-5 every test image then gets >= 0.75 on its class; 2 epochs left
+    # some seeds at the decision boundary.
+    cfg = SimpleNamespace(epochs=5, batch_size=16, seed=0)
+    method = SimpleNamespace(fmap_base=16, fmap_max=16, lr=1e-3, beta1=0.0, beta2=0.99, hflip=True)
+    metrics = train_classifier(split, cfg, method, "postpool", tmp_path / "model.pt")
+    assert metrics["train_images"] == 300 and metrics["steps"] == 5 * (300 // 16)
+    m = evaluate_attribution(split, tmp_path / "model.pt", tmp_path / "pred.csv", batch_size=50)
+    assert m["test_images"] == 100
+    assert m["accuracy"] > 0.9, m

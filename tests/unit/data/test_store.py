@@ -213,3 +213,97 @@ def test_an_lmdb_without_metadata(tmp_path):
 def test_a_directory_is_not_a_store(tmp_path):
     with pytest.raises(StoreError, match="image store not found"):
         ImageStore(tmp_path)
+
+
+# -- streaming reads: keys, sha1 checks, bounded mapping, pickling ----------------------------------------
+
+
+def test_read_keys_checks_sha1(tmp_path):
+    images = _images(n=4)
+    path = _write(tmp_path, images)
+    digests = [r["sha1"] for r in read_manifest(tmp_path / "manifest.csv")]
+    with ImageStore(path) as s:
+        np.testing.assert_array_equal(s.read_keys(["00000003", "00000001"], [digests[3], digests[1]]), images[[3, 1]])
+        np.testing.assert_array_equal(s.read_keys(["00000002"]), images[[2]])  # no digests: no check
+        with pytest.raises(StoreError) as e:
+            s.read_keys(["00000000", "00000001"], [digests[0], digests[0]])
+        assert str(e.value) == (
+            f"{path}: image 00000001 does not match its sha1 in the split manifest; the store changed since the "
+            "split was built (rerun build_split)"
+        )
+        with pytest.raises(StoreError) as e:
+            s.read_keys(["00000009"])
+        assert str(e.value) == (
+            f"{path}: no image under key '00000009'; the store changed since the split or manifest naming it "
+            "was written (rerun build_split)"
+        )
+
+
+def test_map_budget_unmaps_after_that_many_bytes(tmp_path):
+    images = _images(n=10, h=32, w=32)  # 3 KiB each
+    path = _write(tmp_path, images)
+    with ImageStore(path, map_budget_mb=8 * 3072 / 2**20) as s:  # remap after more than 8 images
+        assert s.map_budget == 8 * 3072
+        np.testing.assert_array_equal(s.read(range(8)), images[:8])
+        assert s._map.env is not None and s._map.mapped == 8 * 3072
+        np.testing.assert_array_equal(s.read([8]), images[[8]])
+        assert s._map.env is None  # unmapped: its resident pages left the process
+        np.testing.assert_array_equal(s.read([9, 0]), images[[9, 0]])  # and mapped again on demand
+        assert s._map.mapped == 2 * 3072
+    with ImageStore(path, map_budget_mb=None) as s:
+        s.read(range(10))
+        s.read(range(10))
+        assert s._map.env is not None and s.map_budget is None
+
+
+def test_store_pickles_without_its_environment(tmp_path):
+    import pickle
+
+    images = _images(n=3)
+    with ImageStore(_write(tmp_path, images)) as s:
+        s.read([0])
+        blob = pickle.dumps(s)
+        assert b"lmdb" not in blob.replace(b"images.lmdb", b"")  # no environment inside
+        copy = pickle.loads(blob)
+        assert copy.shape == s.shape and copy._map is s._map  # one environment per file per process
+        np.testing.assert_array_equal(copy.read(range(3)), images)
+        copy.close()
+        np.testing.assert_array_equal(s.read([1]), images[[1]])  # closing one reader never breaks another
+
+
+def test_two_readers_of_one_store(tmp_path):
+    images = _images(n=3)
+    path = _write(tmp_path, images)
+    a, b = ImageStore(path), ImageStore(path)  # py-lmdb refuses a second environment on one file
+    np.testing.assert_array_equal(a.read([0]), images[[0]])
+    np.testing.assert_array_equal(b.read([2]), images[[2]])
+    a.close()
+    np.testing.assert_array_equal(b.read([1]), images[[1]])
+    b.close()
+
+
+def test_forked_child_opens_its_own_environment(tmp_path):
+    images = _images(n=3)
+    with ImageStore(_write(tmp_path, images)) as s:
+        s.read([0])
+        parent_env = s._map.env
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: must not reuse the parent's LMDB environment
+            ok = s.read([2]).tobytes() == images[2].tobytes() and s._map.env is not parent_env
+            os.write(w, b"1" if ok else b"0")
+            os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        assert os.read(r, 1) == b"1"
+        os.close(r)
+        assert s._map.env is parent_env  # the parent's environment is untouched
+        np.testing.assert_array_equal(s.read([1]), images[[1]])
+
+
+def test_manifest_is_streamed_not_kept(tmp_path):
+    with ImageStoreWriter(tmp_path / "images.lmdb", tmp_path / "manifest.csv") as w:
+        w.add(_images(n=1)[0])
+        assert not hasattr(w, "_rows")  # rows go to a temporary file as they come
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".manifest.csv.tmp-")] != []
+    assert sorted(os.listdir(tmp_path)) == ["images.lmdb", "manifest.csv"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ganprint.cli._common import StageError
-from ganprint.train.common import EpochSampler, StatsWriter, check_finite, to_tensor, to_uint8
+from ganprint.train.common import EpochSampler, StatsWriter, check_finite, from_uint8, to_tensor, to_uint8
 
 ALL = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)  # every uint8 value, (1, 16, 16, 3)
 
@@ -40,6 +40,14 @@ def test_to_tensor_channel_order():
     assert x.shape == (2, 3, 4, 5)
     assert x[1, :, 2, 3].tolist() == [1.0, 0.0, 1.0]
     assert x.sum().item() == 2.0
+
+
+@pytest.mark.parametrize("value_range", ["pm1", "01"])
+def test_from_uint8_matches_to_tensor_bit_for_bit(value_range):
+    batch = torch.from_numpy(ALL).permute(0, 3, 1, 2)  # what a StoreImages loader yields: (N, 3, H, W) uint8
+    a, b = from_uint8(batch, "cpu", value_range), to_tensor(ALL, "cpu", value_range)
+    assert a.dtype == torch.float32 and a.shape == b.shape == (1, 3, 16, 16)
+    assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("value_range", ["pm1", "01"])
