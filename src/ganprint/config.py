@@ -329,17 +329,17 @@ def _check_references(p: Params) -> None:
             if name in seen:
                 err(f"gans.{group} and gans.{seen[name]} both declare the GAN {name}; declare it once")
             seen[name] = group
-    for kind, used, section in (
-        ("arch", {g.arch for g in p.gan_list.values()}, p.archs),
-        ("loss", {g.loss for g in p.gan_list.values()}, p.losses),
-        ("method", set(p.attribution.methods), p.methods),
+    for kind, key, used, section in (
+        ("arch", "archs", {g.arch for g in p.gan_list.values()}, p.archs),
+        ("loss", "losses", {g.loss for g in p.gan_list.values()}, p.losses),
+        ("method", "methods", set(p.attribution.methods), p.methods),
     ):
         for name in sorted(used):
             if getattr(section, name) is None:
                 err(
-                    f"{kind}s.{name}: missing section; the grid uses {kind} {name!r}, so its hyperparameters "
+                    f"{key}.{name}: missing section; the grid uses {kind} {name!r}, so its hyperparameters "
                     f"must be written in params.yaml (dvc.yaml reads them); "
-                    f"'{kind}s: {{{name}: {{}}}}' takes the defaults"
+                    f"'{key}: {{{name}: {{}}}}' takes the defaults"
                 )
     gans = p.gan_list
     for name, proto in p.protocols.items():
@@ -377,10 +377,10 @@ def _loc(loc: tuple) -> str:
     for i, x in enumerate(loc):
         if x == "[key]":
             parts.pop()  # the offending key itself is named in the message
+        elif i + 1 < len(loc) and loc[i + 1] == "[key]":
+            parts.append(str(x))  # a mapping key (a number written as a name, say), dropped just after
         elif isinstance(x, int):
             parts[-1] += f"[{x}]"
-        elif i + 1 < len(loc) and loc[i + 1] == "[key]":
-            parts.append(str(x))
         else:
             parts.append(str(x))
     return ".".join(p for p in parts if p)

@@ -179,6 +179,7 @@ STAGES: dict[str, Stage] = {
                 "src/ganprint/train/gan.py",
                 "src/ganprint/train/common.py",
                 arch_module("{arch}"),
+                "src/ganprint/nets/layers.py",  # the layers every family builds on
                 "src/ganprint/losses.py",
             ),
             gpu=1,
@@ -197,7 +198,12 @@ STAGES: dict[str, Stage] = {
                 "resolved": P.SAMPLES_DIR + P.RESOLVED,
             },
             params=("generate_images", "prepare_dataset.grid_images"),
-            modules=("src/ganprint/generate.py", arch_module("{arch}"), "src/ganprint/data/store.py"),
+            modules=(
+                "src/ganprint/generate.py",
+                arch_module("{arch}"),
+                "src/ganprint/nets/layers.py",
+                "src/ganprint/data/store.py",
+            ),
             gpu=1,
             threads=4,
         ),

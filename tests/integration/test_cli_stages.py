@@ -1,23 +1,29 @@
 """Every ``ganprint`` stage's ``main([...])`` on tiny data, in pipeline order: exit 0 and exactly the promised files.
 
 The chain runs once per module (prepare-dataset → train-fingerprint-autoencoder → embed-fingerprints → train-gan
-→ generate-images → detect-fingerprints → train-classifier → evaluate-attribution → make-tables) in a temp dir
-holding the tiny params of conftest.py; each test then checks one stage's outputs.
+→ generate-images → detect-fingerprints → build-split → train-classifier → evaluate-attribution → make-tables) in a
+temp dir holding the ``tiny`` preset; each test then checks one stage's outputs. The arguments are the ones the
+stage declarations (ganprint.stages) give both front-ends, so a changed flag fails here and in the workflows alike.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
-from conftest import tiny_params, write_params
+import yaml
+from conftest import REPO, tiny_params, write_params
 
 from ganprint import paths
 from ganprint.checkpoint import load_checkpoint
 from ganprint.cli import (
+    build_split,
     check_params,
     detect_fingerprints,
     embed_fingerprints,
@@ -25,36 +31,58 @@ from ganprint.cli import (
     generate_images,
     make_tables,
     prepare_dataset,
+    preset,
+    render_dvc,
+    schema,
     train_classifier,
     train_fingerprint_autoencoder,
     train_gan,
 )
-from ganprint.cli.main import STAGES
+from ganprint.cli.main import STAGES, TOOLS
 from ganprint.cli.main import main as ganprint_main
+from ganprint.config import load_params, lookup, parse_params
 from ganprint.data.store import ImageStore, read_manifest
+from ganprint.presets import render
+from ganprint.stages import STAGES as DECLARED
+from ganprint.stages import dvc_command
 
-GANS = {  # tiny params: name → selectors
-    "s0": {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": 0},
-    "s1": {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": 1},
-    "fp0": {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fingerprinted", "seed": 0},
+GANS = {  # the tiny preset's GANs: name → selectors
+    "skimage-dcgan-nonsat-clean-seed0": {
+        "dataset": "skimage",
+        "arch": "dcgan",
+        "loss": "nonsat",
+        "variant": "clean",
+        "seed": 0,
+    },
+    "skimage-dcgan-nonsat-clean-seed1": {
+        "dataset": "skimage",
+        "arch": "dcgan",
+        "loss": "nonsat",
+        "variant": "clean",
+        "seed": 1,
+    },
+    "skimage-dcgan-nonsat-fingerprinted-seed0": {
+        "dataset": "skimage",
+        "arch": "dcgan",
+        "loss": "nonsat",
+        "variant": "fingerprinted",
+        "seed": 0,
+    },
 }
+S0, S1, FP0 = GANS
 PROTOCOLS = ("closed_set", "cross_seed")
-DEV = ["--params", "params.yaml", "--device", "cpu"]
+CLASSES = {"closed_set": ["real", "seed0", "seed1"], "cross_seed": ["dcgan", "real"]}
+# build_split of the tiny preset: images per class
+TRAIN, VAL, TEST = 12, 2, 8
 
 
-def _sel(g: dict) -> list[str]:
-    return [
-        "--dataset",
-        g["dataset"],
-        "--arch",
-        g["arch"],
-        "--loss",
-        g["loss"],
-        "--variant",
-        g["variant"],
-        "--seed",
-        str(g["seed"]),
-    ]
+def _argv(stage: str, wildcards: dict) -> list[str]:
+    """The declared command of one job (what `dvc repro` runs), as argv for the stage's ``main``."""
+    cmd = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(wildcards[m.group(1)]), dvc_command(DECLARED[stage]))
+    argv = cmd.split()
+    assert argv[:2] == ["ganprint", DECLARED[stage].cli] and argv[-2] == "--log"
+    argv = argv[2:-2]  # no log file: the stage logs to stderr only
+    return argv + ["--device", "cpu"] if DECLARED[stage].gpu else argv  # GPU stages take --device
 
 
 def _files(root: Path) -> list[str]:
@@ -65,72 +93,44 @@ def _listing(d: Path) -> list[str]:
     return sorted(os.listdir(d))
 
 
+def _json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _resolved(params, stage: str, **selectors) -> dict:
+    """What resolved_config.json must hold: the stage's declared params keys (filled in) and its selectors."""
+    out = {k.format(**selectors): lookup(params, k.format(**selectors)) for k in DECLARED[stage].params}
+    return out | {"selectors": selectors}
+
+
+def _split_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
 def _chain() -> dict[str, int]:
     """Run every stage in order in the current directory; returns the exit code of each call."""
     rc: dict[str, int] = {}
-    fp_dir = paths.FP_DIR.format(dataset="skimage")
-    clean = paths.DATA_IMAGES.format(variant="clean", dataset="skimage")
-    rc["prepare-dataset"] = prepare_dataset.main(
-        [
-            "--params",
-            "params.yaml",
-            "--dataset",
-            "skimage",
-            "--out",
-            paths.DATA.format(variant="clean", dataset="skimage"),
-        ]
-    )
+    rc["prepare-dataset"] = prepare_dataset.main(_argv("prepare_dataset", {"dataset": "skimage"}))
     rc["train-fingerprint-autoencoder"] = train_fingerprint_autoencoder.main(
-        DEV
-        + ["--dataset", "skimage", "--data", clean, "--out", fp_dir]
-        + ["--metrics", paths.METRICS_FP_AE.format(dataset="skimage")]
+        _argv("train_fingerprint_autoencoder", {"dataset": "skimage"})
     )
-    rc["embed-fingerprints"] = embed_fingerprints.main(
-        DEV
-        + ["--dataset", "skimage", "--data", clean]
-        + [
-            "--encoder",
-            paths.FP_ENCODER.format(dataset="skimage"),
-            "--decoder",
-            paths.FP_DECODER.format(dataset="skimage"),
-        ]
-        + ["--out", paths.DATA.format(variant="fingerprinted", dataset="skimage")]
-        + ["--metrics", paths.METRICS_EMBED.format(dataset="skimage")]
-    )
-    for name, g in GANS.items():
-        rc[f"train-gan {name}"] = train_gan.main(
-            DEV
-            + _sel(g)
-            + ["--data", paths.DATA_IMAGES.format(variant=g["variant"], dataset=g["dataset"])]
-            + ["--out", paths.GAN_DIR.format(**g)]
-        )
-    for name, g in GANS.items():
-        rc[f"generate-images {name}"] = generate_images.main(
-            DEV + _sel(g) + ["--model", paths.GAN_MODEL.format(**g), "--out", paths.SAMPLES_DIR.format(**g)]
-        )
-    for name, g in GANS.items():
-        rc[f"detect-fingerprints {name}"] = detect_fingerprints.main(
-            DEV
-            + _sel(g)
-            + ["--images", paths.SAMPLES_IMAGES.format(**g), "--decoder", paths.FP_DECODER.format(dataset="skimage")]
-            + ["--embedded", paths.EMBEDDED_FINGERPRINTS.format(variant="fingerprinted", dataset="skimage")]
-            + ["--out", paths.DETECTED_DIR.format(**g), "--metrics", paths.METRICS_DETECT.format(**g)]
-        )
+    rc["embed-fingerprints"] = embed_fingerprints.main(_argv("embed_fingerprints", {"dataset": "skimage"}))
+    for stage, module in (
+        ("train_gan", train_gan),
+        ("generate_images", generate_images),
+        ("detect_fingerprints", detect_fingerprints),
+    ):
+        for name, g in GANS.items():
+            rc[f"{DECLARED[stage].cli} {name}"] = module.main(_argv(stage, g))
     for protocol in PROTOCOLS:
-        sel = {"protocol": protocol, "method": "postpool"}
-        rc[f"train-classifier {protocol}"] = train_classifier.main(
-            DEV
-            + ["--protocol", protocol, "--method", "postpool"]
-            + ["--out", paths.CLASSIFIER_DIR.format(**sel), "--metrics", paths.METRICS_CLASSIFIER.format(**sel)]
-        )
-    for protocol in PROTOCOLS:
-        sel = {"protocol": protocol, "method": "postpool"}
-        rc[f"evaluate-attribution {protocol}"] = evaluate_attribution.main(
-            DEV
-            + ["--protocol", protocol, "--method", "postpool", "--model", paths.CLASSIFIER_MODEL.format(**sel)]
-            + ["--predictions", paths.PREDICTIONS.format(**sel), "--metrics", paths.METRICS_ATTRIBUTION.format(**sel)]
-        )
-    rc["make-tables"] = make_tables.main(["--params", "params.yaml", "--root", ".", "--out", paths.TABLES])
+        rc[f"build-split {protocol}"] = build_split.main(_argv("build_split", {"protocol": protocol}))
+    for stage, module in (("train_classifier", train_classifier), ("evaluate_attribution", evaluate_attribution)):
+        for protocol in PROTOCOLS:
+            rc[f"{DECLARED[stage].cli} {protocol}"] = module.main(
+                _argv(stage, {"protocol": protocol, "method": "postpool"})
+            )
+    rc["make-tables"] = make_tables.main(_argv("make_tables", {}))
     return rc
 
 
@@ -156,7 +156,7 @@ def chain(tmp_path_factory):
         mp.chdir(root)
         rc = _chain()
     files = _files(root)  # snapshot before any test writes elsewhere
-    yield {"root": root, "rc": rc, "files": files}
+    yield {"root": root, "rc": rc, "files": files, "params": load_params(root / "params.yaml")}
     _reset_logging()
 
 
@@ -182,26 +182,52 @@ def _expected_files() -> list[str]:
         out += [paths.DETECTED_FINGERPRINTS.format(**g), paths.METRICS_DETECT.format(**g)]
     for protocol in PROTOCOLS:
         sel = {"protocol": protocol, "method": "postpool"}
+        out += [paths.SPLIT.format(**sel), paths.METRICS_SPLIT.format(**sel)]
         out += [
             f"{paths.CLASSIFIER_DIR.format(**sel)}/{n}" for n in ("model.pt", "resolved_config.json", "stats.jsonl")
         ]
         out += [paths.METRICS_CLASSIFIER.format(**sel), paths.PREDICTIONS.format(**sel)]
         out += [paths.METRICS_ATTRIBUTION.format(**sel)]
-    out += paths.table_files()
+    out += list(paths.TABLE_FILES)
     return sorted(out)
 
 
-# -- the chain ---------------------------------------------------------------------------------------------
+# == the chain ========================================================================================================
+
+
+def test_the_declared_commands_are_the_ones_run():
+    assert _argv("build_split", {"protocol": "cross_seed"}) == [
+        "--params",
+        "params.yaml",
+        "--protocol",
+        "cross_seed",
+        "--out",
+        "results/splits/cross_seed.csv",
+        "--metrics",
+        "results/metrics/build_split/cross_seed.json",
+    ]
+    assert _argv("train_classifier", {"protocol": "closed_set", "method": "postpool"}) == [
+        *["--params", "params.yaml", "--protocol", "closed_set", "--method", "postpool"],
+        *["--split", "results/splits/closed_set.csv", "--out", "results/models/classifier/closed_set/postpool"],
+        *["--metrics", "results/metrics/train_classifier/closed_set/postpool.json", "--device", "cpu"],
+    ]
+    assert _argv("evaluate_attribution", {"protocol": "closed_set", "method": "postpool"}) == [
+        *["--params", "params.yaml", "--protocol", "closed_set", "--method", "postpool"],
+        *["--split", "results/splits/closed_set.csv"],
+        *["--model", "results/models/classifier/closed_set/postpool/model.pt"],
+        *["--predictions", "results/predictions/closed_set/postpool.csv"],
+        *["--metrics", "results/metrics/evaluate_attribution/closed_set/postpool.json", "--device", "cpu"],
+    ]
 
 
 def test_every_stage_exits_0(chain):
     assert chain["rc"] == {k: 0 for k in chain["rc"]}
-    assert len(chain["rc"]) == 1 + 1 + 1 + 3 + 3 + 3 + 2 + 2 + 1
+    assert len(chain["rc"]) == 1 + 1 + 1 + 3 + 3 + 3 + 2 + 2 + 2 + 1
 
 
 def test_the_chain_writes_exactly_the_promised_files(chain):
     assert chain["files"] == _expected_files()
-    assert not [f for f in chain["files"] if ".tmp-" in f]
+    assert not [f for f in chain["files"] if ".tmp" in f]
 
 
 def test_prepare_dataset(chain):
@@ -209,6 +235,10 @@ def test_prepare_dataset(chain):
     assert _listing(d) == ["images.lmdb", "manifest.csv", "report.json", "resolved_config.json", "samples.png"]
     with ImageStore(d / "images.lmdb") as s:
         assert len(s) == 96 and s.shape == (32, 32, 3)
+    assert len(read_manifest(d / "manifest.csv")) == 96
+    assert _json(d / "resolved_config.json") == _resolved(chain["params"], "prepare_dataset", dataset="skimage")
+    report = _json(d / "report.json")
+    assert (report["written"], report["skipped"], report["resolution"]) == (96, 0, 32)
 
 
 def test_train_fingerprint_autoencoder(chain):
@@ -216,10 +246,12 @@ def test_train_fingerprint_autoencoder(chain):
     d = root / "results/models/fingerprint/skimage"
     assert _listing(d) == ["decoder.pt", "encoder.pt", "resolved_config.json", "stats.jsonl"]
     assert load_checkpoint(d / "encoder.pt", "fingerprint_encoder")["model_args"] == {"resolution": 32, "bits": 8}
-    m = json.loads((root / "results/metrics/train_fingerprint_autoencoder/skimage.json").read_text())
-    assert m["steps"] == 3 and 0.0 <= m["bit_accuracy"] <= 1.0
-    rc = json.loads((d / "resolved_config.json").read_text())
-    assert rc["selectors"] == {"dataset": "skimage"} and rc["train_fingerprint_autoencoder"]["bits"] == 8
+    assert len((d / "stats.jsonl").read_text().splitlines()) == 3  # log_every 1, 3 steps
+    m = _json(root / "results/metrics/train_fingerprint_autoencoder/skimage.json")
+    assert (m["steps"], m["images"]) == (3, 96) and 0.0 <= m["bit_accuracy"] <= 1.0
+    assert _json(d / "resolved_config.json") == _resolved(
+        chain["params"], "train_fingerprint_autoencoder", dataset="skimage"
+    )
 
 
 def test_embed_fingerprints(chain):
@@ -232,10 +264,12 @@ def test_embed_fingerprints(chain):
         "resolved_config.json",
         "samples.png",
     ]
-    assert len((d / "embedded_fingerprints.txt").read_text().splitlines()) == 96
+    lines = (d / "embedded_fingerprints.txt").read_text().splitlines()
+    assert len(lines) == 96 and len(set(ln.split()[1] for ln in lines)) == 1  # identical: one fingerprint
     assert len(read_manifest(d / "manifest.csv")) == 96
-    m = json.loads((root / "results/metrics/embed_fingerprints/skimage.json").read_text())
+    m = _json(root / "results/metrics/embed_fingerprints/skimage.json")
     assert (m["images"], m["bits"], m["identical"]) == (96, 8, True)
+    assert _json(d / "resolved_config.json") == _resolved(chain["params"], "embed_fingerprints", dataset="skimage")
 
 
 @pytest.mark.parametrize("name", list(GANS))
@@ -246,23 +280,27 @@ def test_train_gan_and_generate_images(chain, name):
     assert _listing(gan_dir) == ["G.pt", "resolved_config.json", "stats.jsonl"]
     ckpt = load_checkpoint(gan_dir / "G.pt", "gan_generator")
     assert ckpt["gan"] == g and ckpt["model_args"] == {"resolution": 32, "z_dim": 8, "width": 8}
+    resolved = _resolved(chain["params"], "train_gan", **g)
+    assert ckpt["params"] == resolved
+    assert _json(gan_dir / "resolved_config.json") == resolved
+    assert sorted(resolved) == ["archs.dcgan", "losses.nonsat", "selectors", "train_gan"]
     assert len((gan_dir / "stats.jsonl").read_text().splitlines()) == 3  # log_every 1, 3 steps
-    rc = json.loads((gan_dir / "resolved_config.json").read_text())
-    assert rc["selectors"] == g and rc["train_gan"]["steps"] == 3
     samples = root / paths.SAMPLES_DIR.format(**g)
     assert _listing(samples) == ["images.lmdb", "manifest.csv", "resolved_config.json", "samples.png"]
     with ImageStore(samples / "images.lmdb") as s:
         assert len(s) == 24 and s.shape == (32, 32, 3)
     rows = read_manifest(samples / "manifest.csv")
+    assert len(rows) == 24
     assert rows[0]["label"] == f"skimage/dcgan/nonsat/{g['variant']}/seed{g['seed']}"
     assert rows[0]["source"] == "seed5/00000000"
+    assert _json(samples / "resolved_config.json") == _resolved(chain["params"], "generate_images", **g)
 
 
 def test_fingerprinted_gan_trains_on_fingerprinted_data(chain):
-    # s0 and fp0 share every selector but the variant: their inputs differ, so their weights do
+    # the two seed-0 GANs share every selector but the variant: their inputs differ, so their weights do
     root = chain["root"]
-    a = (root / paths.GAN_MODEL.format(**GANS["s0"])).read_bytes()
-    b = (root / paths.GAN_MODEL.format(**GANS["fp0"])).read_bytes()
+    a = (root / paths.GAN_MODEL.format(**GANS[S0])).read_bytes()
+    b = (root / paths.GAN_MODEL.format(**GANS[FP0])).read_bytes()
     assert a != b
 
 
@@ -273,34 +311,133 @@ def test_detect_fingerprints(chain, name):
     assert _listing(root / paths.DETECTED_DIR.format(**g)) == ["detected_fingerprints.txt"]
     lines = (root / paths.DETECTED_FINGERPRINTS.format(**g)).read_text().splitlines()
     assert len(lines) == 24 and lines[0].startswith("00000000.png ") and len(lines[0].split()[1]) == 8
-    m = json.loads((root / paths.METRICS_DETECT.format(**g)).read_text())
+    m = _json(root / paths.METRICS_DETECT.format(**g))
     assert (m["images"], m["bits"], m["variant"]) == (24, 8, g["variant"])
     assert 0.0 <= m["bit_accuracy"] <= 1.0
 
 
+def _store(source: str) -> str:
+    kind, _, ref = source.partition("/")
+    if kind == "real":
+        return paths.DATA_IMAGES.format(variant="clean", dataset=ref)
+    return paths.SAMPLES_IMAGES.format(**GANS[ref])
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_train_classifier_and_evaluate_attribution(chain, protocol):
+def test_build_split(chain, protocol):
+    root = chain["root"]
+    p = chain["params"]
+    classes = CLASSES[protocol]
+    split_file = root / paths.SPLIT.format(protocol=protocol)
+    assert split_file.read_text(encoding="utf-8").splitlines()[0] == "store,key,sha1,label,split,source"
+    rows = _split_rows(split_file)
+    # one block per split (train, val, test), classes sorted inside: exactly the configured counts
+    blocks = [(r["split"], r["label"], r["source"]) for r in rows]
+    expected = []
+    for split, n in (("train", TRAIN), ("val", VAL), ("test", TEST)):
+        sources = p.protocol_sources(protocol, "test" if split == "test" else "train")
+        for cls in classes:
+            (source,) = sources[cls]  # the tiny preset: one source per class
+            expected += [(split, cls, source)] * n
+    assert blocks == expected
+    # within a source, train takes the first keys, val the next ones, test the last ones; sha1 from the manifest
+    for source in {r["source"] for r in rows}:
+        store = _store(source)
+        manifest = read_manifest(root / store.replace(paths.IMAGES, paths.MANIFEST))
+        keys = [m["key"] for m in manifest]
+        got = {
+            s: [r["key"] for r in rows if r["source"] == source and r["split"] == s] for s in ("train", "val", "test")
+        }
+        used_in_train = bool(got["train"])
+        assert got["train"] == (keys[:TRAIN] if used_in_train else []), source
+        assert got["val"] == (keys[TRAIN : TRAIN + VAL] if used_in_train else []), source
+        assert got["test"] in ([], keys[-TEST:]), source
+        sha1 = {m["key"]: m["sha1"] for m in manifest}
+        for r in rows:
+            if r["source"] == source:
+                assert (r["store"], r["sha1"]) == (store, sha1[r["key"]]), r
+    # train, val and test never share an image
+    seen = [(r["store"], r["key"]) for r in rows]
+    assert len(seen) == len(set(seen))
+    assert _json(root / paths.METRICS_SPLIT.format(protocol=protocol)) == {
+        "protocol": protocol,
+        "classes": classes,
+        "images": {"train": TRAIN * len(classes), "val": VAL * len(classes), "test": TEST * len(classes)},
+        "images_per_class": {
+            f"{s}/{c}": n for s, n in (("test", TEST), ("train", TRAIN), ("val", VAL)) for c in classes
+        },
+    }
+
+
+def test_cross_seed_tests_on_unseen_seeds(chain):
+    rows = _split_rows(chain["root"] / paths.SPLIT.format(protocol="cross_seed"))
+    gan_stores = {s: {r["store"] for r in rows if r["split"] == s and r["label"] == "dcgan"} for s in ("train", "test")}
+    assert gan_stores == {
+        "train": {paths.SAMPLES_IMAGES.format(**GANS[S0])},
+        "test": {paths.SAMPLES_IMAGES.format(**GANS[S1])},
+    }
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_train_classifier(chain, protocol):
     root = chain["root"]
     sel = {"protocol": protocol, "method": "postpool"}
+    classes = CLASSES[protocol]
     d = root / paths.CLASSIFIER_DIR.format(**sel)
     assert _listing(d) == ["model.pt", "resolved_config.json", "stats.jsonl"]
-    classes = {"closed_set": ["real", "seed0", "seed1"], "cross_seed": ["dcgan", "real"]}[protocol]
-    assert load_checkpoint(d / "model.pt", "attribution_classifier")["classes"] == classes
-    train = json.loads((root / paths.METRICS_CLASSIFIER.format(**sel)).read_text())
-    assert train["train_images"] == 12 * len(classes) and train["classes"] == classes
-    rc = json.loads((d / "resolved_config.json").read_text())
-    assert rc["selectors"] == sel and rc["protocol"]["paper"] in ("yu2019_table2", "dnadet_cross_seed")
-    m = json.loads((root / paths.METRICS_ATTRIBUTION.format(**sel)).read_text())
+    ckpt = load_checkpoint(d / "model.pt", "attribution_classifier")
+    assert (ckpt["classes"], ckpt["protocol"], ckpt["model_name"]) == (classes, protocol, "postpool")
+    steps = TRAIN * len(classes) // 4  # 1 epoch, batch 4
+    m = _json(root / paths.METRICS_CLASSIFIER.format(**sel))
+    assert sorted(m) == ["classes", "final_loss", "final_train_accuracy", "steps", "train_images"]
+    assert (m["train_images"], m["classes"], m["steps"]) == (TRAIN * len(classes), classes, steps)
+    stats = [json.loads(ln) for ln in (d / "stats.jsonl").read_text().splitlines()]
+    assert stats[-1]["step"] == steps and stats[-1]["loss"] == m["final_loss"]
+    resolved = _json(d / "resolved_config.json")
+    assert resolved == _resolved(chain["params"], "train_classifier", **sel)
+    assert sorted(resolved) == ["loader", "methods.postpool", "selectors", "train_classifier"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_evaluate_attribution(chain, protocol):
+    root = chain["root"]
+    sel = {"protocol": protocol, "method": "postpool"}
+    classes = CLASSES[protocol]
+    m = _json(root / paths.METRICS_ATTRIBUTION.format(**sel))
+    assert sorted(m) == [
+        "accuracy",
+        "chance",
+        "classes",
+        "confusion_matrix",
+        "macro_f1",
+        "method",
+        "per_class_accuracy",
+        "per_source_accuracy",
+        "protocol",
+        "test_images",
+    ]
     assert (m["protocol"], m["method"], m["classes"], m["test_images"]) == (
         protocol,
         "postpool",
         classes,
-        8 * len(classes),
+        TEST * len(classes),
     )
-    assert m["chance"] == pytest.approx(1 / len(classes))
-    pred = (root / paths.PREDICTIONS.format(**sel)).read_text().splitlines()
-    assert pred[0] == "source,label,predicted," + ",".join(f"score_{c}" for c in classes)
-    assert len(pred) == 1 + 8 * len(classes)
+    assert m["chance"] == 1 / len(classes)
+    assert [sum(row) for row in m["confusion_matrix"]] == [TEST] * len(classes)
+    assert m["accuracy"] == sum(m["confusion_matrix"][i][i] for i in range(len(classes))) / (TEST * len(classes))
+    assert sorted(m["per_class_accuracy"]) == classes
+    tested = sorted(s for srcs in chain["params"].protocol_sources(protocol, "test").values() for s in srcs)
+    assert sorted(m["per_source_accuracy"]) == tested
+    # one prediction per test row of the split, in split order
+    with open(root / paths.PREDICTIONS.format(**sel), newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        pred = list(reader)
+    assert header == ["store", "key", "source", "label", "predicted", *[f"score_{c}" for c in classes]]
+    test_rows = [r for r in _split_rows(root / paths.SPLIT.format(**sel)) if r["split"] == "test"]
+    assert [row[:4] for row in pred] == [[r["store"], r["key"], r["source"], r["label"]] for r in test_rows]
+    assert all(row[4] in classes for row in pred)
+    assert sum(row[3] == row[4] for row in pred) == round(m["accuracy"] * len(pred))
 
 
 def test_make_tables(chain):
@@ -315,18 +452,18 @@ def test_make_tables(chain):
     assert "closed_set" in attribution and "cross_seed" in attribution
     assert "CelebA 99.5; LSUN 97.7 (unverified)" in attribution
     fps = (root / "results/tables/fingerprints.csv").read_text()
-    assert "samples of fp0" in fps and "0.5 (chance)" in fps
+    assert f"samples of {FP0}" in fps and "0.5 (chance)" in fps
 
 
-# -- the front door: help, check-params ----------------------------------------------------------------------
+# == the front door: help, check-params, tools ========================================================================
 
 
-def test_ganprint_help_lists_every_stage(capsys):
+def test_ganprint_help_lists_every_command(capsys):
     assert ganprint_main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: ganprint <stage> [options]")
-    for stage in STAGES:
-        assert f"  {stage} " in out, stage
+    assert out.startswith("usage: ganprint <command> [options]   (ganprint <command> --help for an example)\n")
+    for command in [*STAGES, *TOOLS]:
+        assert re.search(rf"^  {command} +\S", out, re.M), command
     assert list(STAGES) == [
         "prepare-dataset",
         "train-gan",
@@ -334,46 +471,79 @@ def test_ganprint_help_lists_every_stage(capsys):
         "train-fingerprint-autoencoder",
         "embed-fingerprints",
         "detect-fingerprints",
+        "build-split",
         "train-classifier",
         "evaluate-attribution",
         "make-tables",
-        "check-params",
     ]
+    assert list(TOOLS) == ["check-params", "preset", "render-dvc", "schema"]
+    assert sorted(s.replace("-", "_") for s in STAGES) == sorted(DECLARED)
 
 
-def test_ganprint_without_a_stage_or_with_an_unknown_one(capsys):
+def test_ganprint_without_a_command_or_with_an_unknown_one(capsys):
     assert ganprint_main([]) == 2
-    assert "stages:" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("usage: ganprint <command>")
     assert ganprint_main(["train-gans"]) == 2
-    assert "ganprint: unknown stage 'train-gans'" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("ganprint: unknown command 'train-gans'\n\nusage: ganprint <command>")
     assert ganprint_main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == __import__("ganprint").__version__
 
 
-@pytest.mark.parametrize("stage", list(STAGES))
-def test_stage_help_has_an_example(stage, capsys):
+@pytest.mark.parametrize("command", [*STAGES, *TOOLS])
+def test_every_command_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit) as e:
-        ganprint_main([stage, "--help"])
+        ganprint_main([command, "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"usage: ganprint {stage}")
-    assert "example:" in out
-    assert f"ganprint {stage} --params params.yaml" in out
+    assert out.startswith(f"usage: ganprint {command}")
+    example = out.split("example:\n", 1)[1]
+    assert example.lstrip().startswith(f"ganprint {command}")
+    if command in STAGES or command == "check-params":
+        assert f"ganprint {command} --params params.yaml" in example
 
 
-def test_underscored_stage_names_dispatch_too(tiny_params_file, capsys):
+@pytest.mark.parametrize(
+    ("stage", "flags"),
+    [
+        ("build-split", ["--protocol", "--out", "--metrics"]),
+        ("train-classifier", ["--protocol", "--method", "--split", "--out", "--metrics"]),
+        ("evaluate-attribution", ["--protocol", "--method", "--split", "--model", "--predictions", "--metrics"]),
+    ],
+)
+def test_required_flags(stage, flags, capsys):
+    with pytest.raises(SystemExit) as e:
+        ganprint_main([stage])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"ganprint {stage}: error: the following arguments are required: {', '.join(flags)}" in err
+
+
+def test_underscored_command_names_dispatch_too(tiny_params_file, capsys):
     assert ganprint_main(["check_params", "--params", str(tiny_params_file)]) == 0
-    assert f"{tiny_params_file}: ok" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith(f"{tiny_params_file}: ok\n")
 
 
-def test_check_params_prints_ok(tiny_params_file, capsys):
+def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
     assert check_params.main(["--params", str(tiny_params_file)]) == 0
-    out = capsys.readouterr().out
-    assert out.splitlines() == [
+    assert capsys.readouterr().out.splitlines() == [
         f"{tiny_params_file}: ok",
-        "  datasets:  skimage, sklearn",
-        "  gans:      3 (s0, s1, fp0)",
-        "  fingerprint autoencoders: skimage",
-        "  protocols: closed_set, cross_seed × methods postpool",
+        "  datasets:     skimage, sklearn",
+        "  gans.seeds: 2",
+        "  gans.fingerprinted: 1",
+        *[f"    gan/{name}" for name in GANS],
+        "  autoencoders: skimage",
+        "  attribution:  closed_set, cross_seed × postpool",
+        "  jobs per stage:",
+        "    prepare_dataset                2",
+        "    train_fingerprint_autoencoder  1",
+        "    embed_fingerprints             1",
+        "    train_gan                      3",
+        "    generate_images                3",
+        "    detect_fingerprints            3",
+        "    build_split                    2",
+        "    train_classifier               2",
+        "    evaluate_attribution           2",
+        "    make_tables                    1",
     ]
 
 
@@ -383,16 +553,63 @@ def test_check_params_refuses_a_bad_file(tmp_path, capsys):
     path = write_params(tmp_path / "params.yaml", data)
     assert check_params.main(["--params", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"ganprint check-params: error: {path}: train_gan: unknown key 'stepz' (did you mean 'steps'?)" in err
+    assert err.rstrip("\n").endswith(
+        f"ganprint check-params: error: {path}: train_gan: unknown key 'stepz' (did you mean 'steps'?); "
+        "allowed keys: steps, batch_size, log_every"
+    )
 
 
 def test_missing_params_file(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert check_params.main([]) == 2
-    assert "params.yaml: no such params file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ganprint check-params: error: params.yaml: no such params file; run from the project root or pass" in err
 
 
-# -- refusals: exit code 2 and a message naming the culprit ----------------------------------------------------
+def test_preset_writes_the_rendered_params(tmp_path, capsys):
+    out = tmp_path / "p.yaml"
+    assert preset.main(["tiny", "--out", str(out), "--root", str(REPO)]) == 0
+    assert capsys.readouterr().out == f"{out}: preset tiny\n"
+    assert out.read_text(encoding="utf-8") == render("tiny", REPO)
+    assert _files(tmp_path) == ["p.yaml"]  # another file than the root's params.yaml: dvc.yaml left alone
+
+
+def test_preset_into_the_root_renders_dvc_yaml_too(tmp_path, capsys):
+    shutil.copytree(REPO / "workflow/presets", tmp_path / "workflow/presets")
+    assert preset.main(["tiny", "--root", str(tmp_path), "--out", str(tmp_path / "params.yaml")]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'params.yaml'}: preset tiny\n{tmp_path / 'dvc.yaml'}: rendered\n"
+    from ganprint.stages import render_dvc as render_dvc_text
+
+    params = parse_params(yaml.safe_load((tmp_path / "params.yaml").read_text(encoding="utf-8")))
+    assert (tmp_path / "dvc.yaml").read_text(encoding="utf-8") == render_dvc_text(params)
+
+
+def test_preset_unknown_name_exits_2(tmp_path, capsys):
+    assert preset.main(["celeba64", "--out", str(tmp_path / "p.yaml"), "--root", str(REPO)]) == 2
+    err = capsys.readouterr().err
+    assert f"ganprint preset: error: no preset 'celeba64' in {REPO / 'workflow/presets'}/; presets: " in err
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_render_dvc_and_schema_check_the_committed_files(monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    assert render_dvc.main(["--check"]) == 0
+    assert capsys.readouterr().out == "dvc.yaml: up to date\n"
+    assert schema.main(["--check"]) == 0
+
+
+def test_schema_check_of_a_stale_file_exits_2(tmp_path, capsys):
+    stale = tmp_path / "schema.json"
+    stale.write_text("{}\n", encoding="utf-8")
+    assert schema.main(["--check", "--out", str(stale)]) == 2
+    err = capsys.readouterr().err
+    assert f"{stale} is stale: run `ganprint schema`" in err
+    assert f"ganprint schema: error: {stale} differs from the params models" in err
+    assert schema.main(["--out", str(stale)]) == 0
+    assert stale.read_text(encoding="utf-8") == (REPO / "workflow/schemas/params.schema.json").read_text("utf-8")
+
+
+# == refusals: exit code 2 and a message naming the culprit ===========================================================
 
 
 @pytest.fixture
@@ -401,22 +618,17 @@ def fresh(tmp_path, tiny_params_file, monkeypatch):
     return tmp_path
 
 
+def _gan_argv(stage: str, name: str, **change) -> list[str]:
+    return _argv(stage, GANS[name] | change)
+
+
 @pytest.mark.parametrize(
     ("stage", "argv", "missing"),
     [
-        (
-            train_gan,
-            DEV + _sel(GANS["s0"]) + ["--data", "data/clean/skimage/images.lmdb", "--out", "g"],
-            "data/clean/skimage/images.lmdb",
-        ),
+        (train_gan, _gan_argv("train_gan", S0), "data/clean/skimage/images.lmdb"),
         (
             train_fingerprint_autoencoder,
-            DEV + ["--dataset", "skimage", "--data", "nope/images.lmdb", "--out", "o", "--metrics", "m.json"],
-            "nope/images.lmdb",
-        ),
-        (
-            train_classifier,
-            DEV + ["--protocol", "closed_set", "--method", "postpool", "--out", "o", "--metrics", "m.json"],
+            _argv("train_fingerprint_autoencoder", {"dataset": "skimage"}),
             "data/clean/skimage/images.lmdb",
         ),
     ],
@@ -428,90 +640,130 @@ def test_missing_input_store(fresh, capsys, stage, argv, missing):
     assert _files(fresh) == ["params.yaml"]  # nothing written
 
 
-def test_missing_model_exits_2(fresh, capsys):
-    argv = DEV + _sel(GANS["s0"]) + ["--model", "results/nope/G.pt", "--out", "o"]
-    assert generate_images.main(argv) == 2
-    assert "results/nope/G.pt: checkpoint not found" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
-    ("stage", "extra"),
+    ("stage", "argv", "missing"),
     [
-        (train_gan, ["--data", "data/clean/skimage/images.lmdb", "--out", "g"]),
-        (generate_images, ["--model", "G.pt", "--out", "o"]),
+        (generate_images, _gan_argv("generate_images", S0), "results/models/gan/skimage/dcgan/nonsat/clean/seed0/G.pt"),
+        (detect_fingerprints, _gan_argv("detect_fingerprints", FP0), "results/models/fingerprint/skimage/decoder.pt"),
     ],
 )
-def test_unknown_dataset_lists_the_defined_ones(fresh, capsys, stage, extra):
-    g = GANS["s0"] | {"dataset": "celeba"}
-    assert stage.main(DEV + _sel(g) + extra) == 2
-    assert "--dataset 'celeba' is not in params.yaml datasets: skimage, sklearn" in capsys.readouterr().err
+def test_missing_model_exits_2(fresh, capsys, stage, argv, missing):
+    assert stage.main(argv) == 2
+    assert f"error: {missing}: checkpoint not found; run the stage that trains it first" in capsys.readouterr().err
     assert _files(fresh) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("stage", [train_classifier, evaluate_attribution])
+def test_missing_split_exits_2(fresh, capsys, stage):
+    name = stage.__name__.rsplit(".", 1)[1]
+    assert stage.main(_argv(name, {"protocol": "closed_set", "method": "postpool"})) == 2
+    assert capsys.readouterr().err.endswith(
+        f"ganprint {DECLARED[name].cli}: error: results/splits/closed_set.csv: split manifest not found; "
+        "run build_split first\n"
+    )
+    assert _files(fresh) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("stage", [train_gan, generate_images, detect_fingerprints])
+def test_unknown_dataset_lists_the_defined_ones(fresh, capsys, stage):
+    name = stage.__name__.rsplit(".", 1)[1]
+    assert stage.main(_gan_argv(name, S0, dataset="celeba")) == 2
+    assert "error: --dataset 'celeba' is not in params.yaml datasets: skimage, sklearn" in capsys.readouterr().err
+    assert _files(fresh) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("stage", [train_gan, generate_images, detect_fingerprints])
+def test_a_gan_outside_the_grid_is_refused(fresh, capsys, stage):
+    name = stage.__name__.rsplit(".", 1)[1]
+    assert stage.main(_gan_argv(name, S1, seed=7)) == 2
+    assert (
+        "error: GAN skimage-dcgan-nonsat-clean-seed7 is not in the params grid (gans); "
+        "add it to a gans group in params.yaml" in capsys.readouterr().err
+    )
+    assert _files(fresh) == ["params.yaml"]
+
+
+def test_an_unregistered_arch_is_an_argparse_error(fresh, capsys):
+    with pytest.raises(SystemExit) as e:
+        train_gan.main(_gan_argv("train_gan", S0, arch="progan"))
+    assert e.value.code == 2
+    assert "argument --arch: invalid choice: 'progan' (choose from 'dcgan')" in capsys.readouterr().err
 
 
 def test_prepare_dataset_unknown_dataset(fresh, capsys):
     assert prepare_dataset.main(["--dataset", "celeba", "--out", "o"]) == 2
-    assert "--dataset 'celeba' is not in params.yaml 'datasets'; defined: skimage, sklearn" in capsys.readouterr().err
+    assert (
+        "error: --dataset 'celeba' is not in params.yaml 'datasets'; defined: skimage, sklearn"
+        in capsys.readouterr().err
+    )
+    assert _files(fresh) == ["params.yaml"]
 
 
 def test_autoencoder_dataset_must_be_listed(fresh, capsys):
-    argv = DEV + ["--dataset", "sklearn", "--data", "x.lmdb", "--out", "o", "--metrics", "m.json"]
-    assert train_fingerprint_autoencoder.main(argv) == 2
-    assert "--dataset 'sklearn' is not in train_fingerprint_autoencoder.datasets ['skimage']" in capsys.readouterr().err
+    assert train_fingerprint_autoencoder.main(_argv("train_fingerprint_autoencoder", {"dataset": "sklearn"})) == 2
+    assert "error: --dataset 'sklearn' is not in params.yaml autoencoders ['skimage']" in capsys.readouterr().err
+    assert _files(fresh) == ["params.yaml"]
 
 
-def test_embed_and_detect_refuse_an_unknown_dataset(chain, fresh, capsys):
-    root = chain["root"]
-    fp = root / "results/models/fingerprint/skimage"
-    rc_embed = embed_fingerprints.main(
-        DEV
-        + ["--dataset", "celeba", "--data", str(root / "data/clean/skimage/images.lmdb")]
-        + [
-            "--encoder",
-            str(fp / "encoder.pt"),
-            "--decoder",
-            str(fp / "decoder.pt"),
-            "--out",
-            "e",
-            "--metrics",
-            "e.json",
-        ]
+def test_embed_refuses_an_unknown_dataset(chain, fresh, capsys):
+    argv = _argv("embed_fingerprints", {"dataset": "celeba"})
+    argv = [str(chain["root"] / a) if a.startswith(("data/clean/", "results/models/")) else a for a in argv]
+    assert embed_fingerprints.main(argv) == 2
+    assert "error: --dataset 'celeba' is not in params.yaml datasets: skimage, sklearn" in capsys.readouterr().err
+    assert _files(fresh) == ["params.yaml"]
+
+
+def test_build_split_unknown_protocol(fresh, capsys):
+    assert build_split.main(_argv("build_split", {"protocol": "open_set"})) == 2
+    assert (
+        "error: --protocol 'open_set' is not in params.yaml protocols: closed_set, cross_seed"
+        in capsys.readouterr().err
     )
-    g = GANS["fp0"] | {"dataset": "celeba"}
-    rc_detect = detect_fingerprints.main(
-        DEV
-        + _sel(g)
-        + ["--images", str(root / paths.SAMPLES_IMAGES.format(**GANS["fp0"])), "--decoder", str(fp / "decoder.pt")]
-        + ["--embedded", str(root / "data/fingerprinted/skimage/embedded_fingerprints.txt")]
-        + ["--out", "d", "--metrics", "d.json"]
+    assert _files(fresh) == ["params.yaml"]
+
+
+def test_build_split_without_its_stores_exits_2(fresh, capsys):
+    assert build_split.main(_argv("build_split", {"protocol": "cross_seed"})) == 2
+    seed0 = "results/samples/skimage/dcgan/nonsat/clean/seed0"
+    assert capsys.readouterr().err.endswith(
+        f"ganprint build-split: error: {seed0}/manifest.csv: manifest of {seed0}/images.lmdb not found; "
+        "run the stage that writes the store first\n"
     )
-    assert (rc_embed, rc_detect) == (2, 2)
+    assert _files(fresh) == ["params.yaml"]
 
 
-def test_unknown_protocol_and_method(fresh, capsys):
-    argv = DEV + ["--protocol", "open_set", "--method", "postpool", "--out", "o", "--metrics", "m.json"]
-    assert train_classifier.main(argv) == 2
-    assert "--protocol 'open_set' is not in params.yaml protocols: closed_set, cross_seed" in capsys.readouterr().err
-    argv = DEV + ["--protocol", "closed_set", "--method", "dnadet", "--model", "m.pt"]
-    assert evaluate_attribution.main(argv + ["--predictions", "p.csv", "--metrics", "m.json"]) == 2
-    assert "--method 'dnadet' is not in train_classifier.methods ['postpool']" in capsys.readouterr().err
+@pytest.mark.parametrize("stage", [train_classifier, evaluate_attribution])
+def test_unknown_method(chain, fresh, capsys, stage):
+    name = stage.__name__.rsplit(".", 1)[1]
+    argv = _argv(name, {"protocol": "closed_set", "method": "dnadet"})
+    argv = [str(chain["root"] / a) if a.startswith("results/splits/") else a for a in argv]
+    assert stage.main(argv) == 2
+    assert "error: --method 'dnadet' is not in attribution.methods ['postpool']" in capsys.readouterr().err
+    assert _files(fresh) == ["params.yaml"]
 
 
 def test_too_few_images_for_a_split_exits_2(chain, fresh, capsys):
-    # the chain's stores, a params file asking for more training images than a GAN sample store holds
+    # the chain's stores, and a params file asking for more images per class than a GAN sample store holds
     (fresh / "results").mkdir()
     for rel in ("data", "results/samples"):
         (fresh / rel).symlink_to(chain["root"] / rel)
     data = tiny_params()
-    data["train_classifier"]["images_per_class"] = 20  # 20 + 8 test > 24 generated
+    data["build_split"]["train_per_class"] = 20  # 20 + 2 val + 8 test > 24 generated
     write_params(fresh / "params.yaml", data)
-    argv = DEV + ["--protocol", "closed_set", "--method", "postpool", "--out", "o", "--metrics", "m.json"]
-    assert train_classifier.main(argv) == 2
-    err = capsys.readouterr().err
-    assert "protocol closed_set: source gan/s0 has 24 images, fewer than the 28 its train and test splits need" in err
-    assert not (fresh / "o").exists()
+    assert build_split.main(_argv("build_split", {"protocol": "closed_set"})) == 2
+    seed0 = "results/samples/skimage/dcgan/nonsat/clean/seed0/images.lmdb"
+    assert capsys.readouterr().err.endswith(
+        f"ganprint build-split: error: source gan/skimage-dcgan-nonsat-clean-seed0 ({seed0}) has 24 images, "
+        "fewer than the 30 its splits need (train 20 + val 2 + test 8; they never overlap); lower "
+        "build_split.train_per_class / val_per_class / test_per_class, or generate more images\n"
+    )
+    assert sorted(os.listdir(fresh / "results")) == ["samples"]  # no split, no metrics
 
 
 def test_make_tables_without_metrics_exits_2(fresh, capsys):
-    assert make_tables.main(["--out", "t"]) == 2
-    assert "results/metrics/evaluate_attribution/closed_set/postpool.json" in capsys.readouterr().err
-    assert not (fresh / "t").exists() or _files(fresh / "t") == []
+    assert make_tables.main(_argv("make_tables", {})) == 2
+    assert capsys.readouterr().err.endswith(
+        "ganprint make-tables: error: [Errno 2] No such file or directory: "
+        "'results/metrics/evaluate_attribution/closed_set/postpool.json'\n"
+    )
+    assert _files(fresh) == ["params.yaml"]

@@ -84,9 +84,10 @@ def test_each_job_tracks_its_own_params_and_modules(dvc_stages, smk_jobs):
         wildcards = dict(re.findall(r"--(dataset|protocol|method|arch|loss|variant|seed) (\S+)", st["cmd"]))
         modules = {m.format(**wildcards) for m in decl.module_files}
         assert modules <= set(st["deps"]) and modules <= set(job["inputs"]), addr
-        # only the variant's own network module: editing another family's file reruns nothing here
+        # only the variant's own network module (+ the shared layers): editing another family's file reruns nothing
         nets = {d for d in st["deps"] if d.startswith("src/ganprint/nets/")}
         assert nets == {m for m in modules if m.startswith("src/ganprint/nets/")}, addr
+        assert nets <= {"src/ganprint/nets/layers.py", "src/ganprint/nets/stegastamp.py", *modules}, addr
         assert "src" not in st["deps"] and "src/ganprint" not in st["deps"]
         assert st["params"] == sorted(k.format(**wildcards) for k in decl.params), addr
 

@@ -9,7 +9,7 @@ from ganprint.cli._common import StageError, make_parser, run
 
 EXAMPLE = """
 ganprint render-dvc              # rewrite dvc.yaml
-ganprint render-dvc --check      # exit 1 when the committed dvc.yaml is stale (CI runs this)
+ganprint render-dvc --check      # exit 2 when the committed dvc.yaml is stale (CI runs this)
 """
 
 

@@ -11,7 +11,7 @@ from ganprint.cli._common import StageError, make_parser, run
 SCHEMA = Path("workflow/schemas/params.schema.json")
 EXAMPLE = """
 ganprint schema            # rewrite workflow/schemas/params.schema.json
-ganprint schema --check    # exit 1 when it is stale
+ganprint schema --check    # exit 2 when it is stale
 """
 
 

@@ -1,0 +1,528 @@
+"""ganprint.stages: each stage declared once, read by the Snakefile and rendered into dvc.yaml.
+
+For the committed params.yaml: the jobs of every stage, the targets of ``rule all``, the same command in both
+front-ends, the committed dvc.yaml is current and has the promised shape, and growing the grid by one GAN, method
+or protocol adds exactly the jobs it feeds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from conftest import REPO
+from pydantic import Field
+
+import ganprint
+from ganprint import paths, registry
+from ganprint.cli import render_dvc as render_dvc_cli
+from ganprint.config import load_params, lookup, parse_params, tracked_values
+from ganprint.hparams import Section
+from ganprint.stages import (
+    STAGES,
+    all_targets,
+    dvc_command,
+    expand,
+    render_dvc,
+    snakemake_shell,
+    tracked_params,
+)
+
+GANS = [
+    "skimage-dcgan-nonsat-clean-seed0",
+    "skimage-dcgan-nonsat-clean-seed1",
+    "skimage-dcgan-nonsat-clean-seed2",
+    "skimage-dcgan-nonsat-clean-seed3",
+    "skimage-dcgan-nonsat-fingerprinted-seed0",
+]
+JOBS = {
+    "prepare_dataset": 2,
+    "train_fingerprint_autoencoder": 1,
+    "embed_fingerprints": 1,
+    "train_gan": 5,
+    "generate_images": 5,
+    "detect_fingerprints": 5,
+    "build_split": 2,
+    "train_classifier": 2,
+    "evaluate_attribution": 2,
+    "make_tables": 1,
+}
+PARAMS_KEYS = {
+    "prepare_dataset": ["prepare_dataset", "datasets.{dataset}"],
+    "train_fingerprint_autoencoder": ["train_fingerprint_autoencoder"],
+    "embed_fingerprints": ["embed_fingerprints"],
+    "train_gan": ["train_gan", "archs.{arch}", "losses.{loss}"],
+    "generate_images": ["generate_images", "prepare_dataset.grid_images"],
+    "detect_fingerprints": ["detect_fingerprints"],
+    "build_split": ["build_split", "protocols.{protocol}"],
+    "train_classifier": ["train_classifier", "methods.{method}", "loader"],
+    "evaluate_attribution": ["evaluate_attribution", "loader"],
+    "make_tables": ["make_tables", "datasets", "gans", "autoencoders", "protocols", "attribution"],
+}
+GAN_WILDCARDS = ["dataset", "arch", "loss", "variant", "seed"]
+
+
+def _defaults():
+    return load_params(REPO / "params.yaml")
+
+
+def _default_data() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+
+
+def _jobs(params) -> dict[str, list[dict]]:
+    return {name: expand(st, params) for name, st in STAGES.items()}
+
+
+def _dvc() -> dict:
+    return yaml.safe_load(render_dvc(_defaults()))["stages"]
+
+
+def _item(text: str, wildcards: dict) -> str:
+    """DVC's ``${item.x}`` filled with one job's wildcards."""
+    return re.sub(r"\$\{item\.(\w+)\}", lambda m: str(wildcards[m.group(1)]), text)
+
+
+# == the declarations =================================================================================================
+
+
+def test_stage_order_and_cli_names():
+    assert list(STAGES) == list(JOBS)
+    assert {n: st.cli for n, st in STAGES.items()} == {n: n.replace("_", "-") for n in JOBS}
+    from ganprint.cli.main import STAGES as CLI_STAGES
+
+    assert list(CLI_STAGES.values()) == [
+        "prepare_dataset",
+        "train_gan",
+        "generate_images",
+        "train_fingerprint_autoencoder",
+        "embed_fingerprints",
+        "detect_fingerprints",
+        "build_split",
+        "train_classifier",
+        "evaluate_attribution",
+        "make_tables",
+    ]
+    assert set(CLI_STAGES.values()) == set(STAGES)
+
+
+def test_wildcards_and_job_ids():
+    assert {n: list(st.wildcards) for n, st in STAGES.items()} == {
+        "prepare_dataset": ["dataset"],
+        "train_fingerprint_autoencoder": ["dataset"],
+        "embed_fingerprints": ["dataset"],
+        "train_gan": GAN_WILDCARDS,
+        "generate_images": GAN_WILDCARDS,
+        "detect_fingerprints": GAN_WILDCARDS,
+        "build_split": ["protocol"],
+        "train_classifier": ["protocol", "method"],
+        "evaluate_attribution": ["protocol", "method"],
+        "make_tables": [],
+    }
+    assert STAGES["train_gan"].job == "{dataset}-{arch}-{loss}-{variant}-seed{seed}"
+    assert STAGES["train_gan"].log == "results/logs/train_gan/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log"
+    assert STAGES["train_classifier"].benchmark == "results/benchmarks/train_classifier/{protocol}-{method}.tsv"
+    assert STAGES["make_tables"].log == "results/logs/make_tables/all.log"
+
+
+def test_params_keys_per_stage():
+    assert {n: list(st.params) for n, st in STAGES.items()} == PARAMS_KEYS
+
+
+def test_every_module_file_exists_for_every_job():
+    p = _defaults()
+    for name, st in STAGES.items():
+        assert st.module_files[0] == f"src/ganprint/cli/{name}.py"
+        for w in expand(st, p):
+            for f in st.module_files:
+                assert (REPO / f.format(**w)).is_file(), (name, f)
+
+
+def test_gan_stages_depend_on_their_arch_module_only():
+    for name in ("train_gan", "generate_images"):
+        nets_files = [m for m in STAGES[name].module_files if m.startswith("src/ganprint/nets/")]
+        assert nets_files == [registry.arch_module("{arch}"), "src/ganprint/nets/layers.py"], name
+    nets_files = [m for m in STAGES["train_classifier"].module_files if m.startswith("src/ganprint/nets/")]
+    assert nets_files == [registry.method_module("{method}"), "src/ganprint/nets/layers.py"]
+
+
+# == jobs and targets for the committed params.yaml ===================================================================
+
+
+def test_job_counts():
+    assert {n: len(j) for n, j in _jobs(_defaults()).items()} == JOBS
+
+
+def test_jobs_exactly():
+    p = _defaults()
+    jobs = _jobs(p)
+    sel = [p.gan_list[g].selectors() for g in GANS]
+    assert jobs["prepare_dataset"] == [{"dataset": "skimage"}, {"dataset": "sklearn"}]
+    assert jobs["train_fingerprint_autoencoder"] == [{"dataset": "skimage"}]
+    assert jobs["embed_fingerprints"] == [{"dataset": "skimage"}]
+    assert jobs["train_gan"] == jobs["generate_images"] == jobs["detect_fingerprints"] == sel
+    assert sel[4] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fingerprinted", "seed": 0}
+    assert jobs["build_split"] == [{"protocol": "closed_set"}, {"protocol": "cross_seed"}]
+    assert (
+        jobs["train_classifier"]
+        == jobs["evaluate_attribution"]
+        == [
+            {"protocol": "closed_set", "method": "postpool"},
+            {"protocol": "cross_seed", "method": "postpool"},
+        ]
+    )
+    assert jobs["make_tables"] == [{}]
+
+
+def test_all_targets_are_every_output_of_every_job():
+    p = _defaults()
+    targets = all_targets(p)
+    assert len(targets) == len(set(targets)) == sum(len(STAGES[n].outputs) * k for n, k in JOBS.items())
+    for name, st in STAGES.items():
+        for w in expand(st, p):
+            for out in st.outputs.values():
+                assert out.format(**w) in targets, (name, out)
+    for t in (
+        "data/clean/sklearn/images.lmdb",
+        "data/fingerprinted/skimage/embedded_fingerprints.txt",
+        "results/models/fingerprint/skimage/decoder.pt",
+        "results/models/gan/skimage/dcgan/nonsat/fingerprinted/seed0/G.pt",
+        "results/samples/skimage/dcgan/nonsat/clean/seed3/images.lmdb",
+        "results/metrics/detect_fingerprints/skimage/dcgan/nonsat/clean/seed2.json",
+        "results/splits/closed_set.csv",
+        "results/metrics/build_split/cross_seed.json",
+        "results/models/classifier/cross_seed/postpool/model.pt",
+        "results/predictions/closed_set/postpool.csv",
+        "results/metrics/evaluate_attribution/cross_seed/postpool.json",
+        *paths.TABLE_FILES,
+    ):
+        assert t in targets, t
+    assert "data/fingerprinted/sklearn/images.lmdb" not in targets  # sklearn has no autoencoder
+
+
+def test_every_input_is_an_earlier_stages_output():
+    p = _defaults()
+    made: set[str] = set()
+    for name, st in STAGES.items():
+        for w in expand(st, p):
+            needed = [i.format(**w) for i in st.inputs.values()]
+            if st.dynamic_inputs:
+                needed += st.dynamic_inputs(p, w)
+            missing = [i for i in needed if i not in made]
+            assert not missing, (name, w, missing)
+        made.update(out.format(**w) for w in expand(st, p) for out in st.outputs.values())
+
+
+def test_dynamic_inputs():
+    p = _defaults()
+    assert STAGES["build_split"].dynamic_inputs(p, {"protocol": "cross_seed"}) == [
+        "data/clean/skimage/manifest.csv",
+        *[f"results/samples/skimage/dcgan/nonsat/clean/seed{s}/manifest.csv" for s in range(4)],
+    ]
+    tables = STAGES["make_tables"].dynamic_inputs(p, {})
+    assert tables == [
+        "results/metrics/train_fingerprint_autoencoder/skimage.json",
+        "results/metrics/embed_fingerprints/skimage.json",
+        *[paths.METRICS_DETECT.format(**p.gan_list[g].selectors()) for g in GANS],
+        "results/metrics/evaluate_attribution/closed_set/postpool.json",
+        "results/metrics/evaluate_attribution/cross_seed/postpool.json",
+    ]
+
+
+def test_tracked_params_per_job():
+    p = _defaults()
+    w = p.gan_list[GANS[0]].selectors()
+    assert tracked_params(STAGES["train_gan"], p, w) == tracked_values(p, ["train_gan", "archs.dcgan", "losses.nonsat"])
+    assert json.loads(
+        tracked_params(STAGES["train_classifier"], p, {"protocol": "cross_seed", "method": "postpool"})
+    ) == {
+        "train_classifier": {"epochs": 8, "batch_size": 32, "seed": 0},
+        "methods.postpool": lookup(p, "methods.postpool"),
+        "loader": {"workers": 0, "memory_budget_mb": 512},
+    }
+    assert json.loads(tracked_params(STAGES["build_split"], p, {"protocol": "cross_seed"})) == {
+        "build_split": {"train_per_class": 1000, "val_per_class": 0, "test_per_class": 250},
+        "protocols.cross_seed": lookup(p, "protocols.cross_seed"),
+    }
+    assert tracked_params(STAGES["make_tables"], p, {}) == tracked_values(p, PARAMS_KEYS["make_tables"])
+
+
+# == one command for both front-ends ==================================================================================
+
+
+def _snakemake_job_command(st, w: dict) -> str:
+    ns = SimpleNamespace
+    return snakemake_shell(st).format(
+        params=ns(file="params.yaml"),
+        wildcards=ns(**w),
+        input=ns(**{k: v.format(**w) for k, v in st.inputs.items()}),
+        output=ns(**{k: v.format(**w) for k, v in st.outputs.items()}),
+        log=st.log.format(**w),
+    )
+
+
+@pytest.mark.parametrize("name", list(STAGES))
+def test_snakemake_and_dvc_run_the_same_command(name):
+    st = STAGES[name]
+    p = _defaults()
+    shell, cmd = snakemake_shell(st), dvc_command(st)
+    assert shell.startswith(f"ganprint {st.cli} --params {{params.file}} ")
+    assert cmd.startswith(f"ganprint {st.cli} --params params.yaml ")
+    assert "{params_file}" not in shell and "{" not in cmd.replace("${item.", "")
+    for w in expand(st, p):
+        assert _snakemake_job_command(st, w) == _item(cmd, w)
+
+
+def test_the_command_of_one_job_exactly():
+    st = STAGES["train_classifier"]
+    w = {"protocol": "closed_set", "method": "postpool"}
+    assert _item(dvc_command(st), w) == (
+        "ganprint train-classifier --params params.yaml --protocol closed_set --method postpool "
+        "--split results/splits/closed_set.csv --out results/models/classifier/closed_set/postpool "
+        "--metrics results/metrics/train_classifier/closed_set/postpool.json "
+        "--log results/logs/train_classifier/closed_set-postpool.log"
+    )
+    assert snakemake_shell(STAGES["build_split"]) == (
+        "ganprint build-split --params {params.file} --protocol {wildcards.protocol} --out {output.split} "
+        "--metrics {output.metrics} --log {log}"
+    )
+
+
+# == dvc.yaml =========================================================================================================
+
+
+def test_committed_dvc_yaml_is_current():
+    assert (REPO / "dvc.yaml").read_text(encoding="utf-8") == render_dvc(_defaults())
+
+
+def test_render_dvc_check_cli(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(REPO)
+    assert render_dvc_cli.main(["--check"]) == 0
+    assert capsys.readouterr().out == "dvc.yaml: up to date\n"
+    stale = tmp_path / "dvc.yaml"
+    stale.write_text(render_dvc(_defaults()).replace("persist: true", "persist: false", 1), encoding="utf-8")
+    assert render_dvc_cli.main(["--check", "--out", str(stale)]) == 2
+    err = capsys.readouterr().err
+    assert f"{stale} is stale: run `ganprint render-dvc` and commit it" in err
+    assert f"error: {stale} differs from the stage declarations and params.yaml" in err
+    missing = tmp_path / "nope.yaml"
+    assert render_dvc_cli.main(["--check", "--out", str(missing)]) == 2
+    assert render_dvc_cli.main(["--out", str(missing)]) == 0
+    assert missing.read_text(encoding="utf-8") == (REPO / "dvc.yaml").read_text(encoding="utf-8")
+
+
+def test_dvc_stage_definitions_and_matrices():
+    dvc = _dvc()
+    assert list(dvc) == [
+        "prepare_dataset",
+        "train_fingerprint_autoencoder",
+        "embed_fingerprints",
+        "train_gan.seeds",
+        "train_gan.fingerprinted",
+        "generate_images.seeds",
+        "generate_images.fingerprinted",
+        "detect_fingerprints.seeds",
+        "detect_fingerprints.fingerprinted",
+        "build_split",
+        "train_classifier",
+        "evaluate_attribution",
+        "make_tables",
+    ]
+    for stage in ("train_gan", "generate_images", "detect_fingerprints"):
+        for group in ("seeds", "fingerprinted"):
+            assert dvc[f"{stage}.{group}"]["matrix"] == {w: f"${{gans.{group}.{w}}}" for w in GAN_WILDCARDS}
+            assert list(dvc[f"{stage}.{group}"]["matrix"]) == GAN_WILDCARDS
+    assert dvc["prepare_dataset"]["matrix"] == {"dataset": "${datasets}"}
+    assert dvc["train_fingerprint_autoencoder"]["matrix"] == {"dataset": "${autoencoders}"}
+    assert dvc["embed_fingerprints"]["matrix"] == {"dataset": "${autoencoders}"}
+    assert dvc["build_split"]["matrix"] == {"protocol": "${attribution.protocols}"}
+    for stage in ("train_classifier", "evaluate_attribution"):
+        assert dvc[stage]["matrix"] == {"protocol": "${attribution.protocols}", "method": "${attribution.methods}"}
+    assert "matrix" not in dvc["make_tables"]
+    for name, d in dvc.items():
+        assert list(d) == [*(["matrix"] if "matrix" in d else []), "cmd", "deps", "params", "outs"] + (
+            ["metrics"] if "metrics" in d else []
+        ), name
+
+
+def test_dvc_commands_are_the_declared_ones():
+    dvc = _dvc()
+    for name, d in dvc.items():
+        assert d["cmd"] == dvc_command(STAGES[name.split(".")[0]]), name
+
+
+def test_dvc_outputs_persist_and_metrics_stay_in_git():
+    dvc = _dvc()
+    for name, d in dvc.items():
+        st = STAGES[name.split(".")[0]]
+        for entry in d["outs"]:
+            ((path, opts),) = entry.items()
+            assert opts["persist"] is True, (name, path)
+            assert opts == ({"persist": True, "cache": False} if path.startswith(paths.TABLES) else {"persist": True})
+        for entry in d.get("metrics", []):
+            ((path, opts),) = entry.items()
+            assert opts == {"persist": True, "cache": False}, (name, path)
+            assert path.startswith("results/metrics/")
+        declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o) for o in st.outputs.values()]
+        assert sorted(next(iter(e)) for e in d["outs"] + d.get("metrics", [])) == sorted(declared), name
+
+
+def test_dvc_params_are_the_declared_keys():
+    dvc = _dvc()
+    for name, d in dvc.items():
+        declared = PARAMS_KEYS[name.split(".")[0]]
+        assert d["params"] == [re.sub(r"\{(\w+)\}", r"${item.\1}", k) for k in declared], name
+    assert dvc["train_gan.seeds"]["params"] == ["train_gan", "archs.${item.arch}", "losses.${item.loss}"]
+    assert dvc["train_classifier"]["params"] == ["train_classifier", "methods.${item.method}", "loader"]
+
+
+def test_train_gan_deps():
+    for group in ("seeds", "fingerprinted"):
+        deps = _dvc()[f"train_gan.{group}"]["deps"]
+        assert deps == [
+            "src/ganprint/cli/train_gan.py",
+            "src/ganprint/train/gan.py",
+            "src/ganprint/train/common.py",
+            "src/ganprint/nets/${item.arch}.py",
+            "src/ganprint/nets/layers.py",
+            "src/ganprint/losses.py",
+            "data/${item.variant}/${item.dataset}/images.lmdb",
+        ]
+        nets = [d for d in deps if d.startswith("src/ganprint/nets/")]
+        assert nets == ["src/ganprint/nets/${item.arch}.py", "src/ganprint/nets/layers.py"]
+
+
+def test_attribution_deps_are_the_split_not_the_image_folders():
+    dvc = _dvc()
+    assert dvc["train_classifier"]["deps"] == [
+        "src/ganprint/cli/train_classifier.py",
+        "src/ganprint/attribution/train.py",
+        "src/ganprint/attribution/splits.py",
+        "src/ganprint/data/dataset.py",
+        "src/ganprint/nets/${item.method}.py",
+        "src/ganprint/nets/layers.py",
+        "results/splits/${item.protocol}.csv",
+    ]
+    assert dvc["evaluate_attribution"]["deps"][-2:] == [
+        "results/splits/${item.protocol}.csv",
+        "results/models/classifier/${item.protocol}/${item.method}/model.pt",
+    ]
+    for stage in ("train_classifier", "evaluate_attribution"):
+        for folder in ("data/clean", "results/samples", "data", "results"):
+            assert folder not in dvc[stage]["deps"]
+    assert dvc["build_split"]["deps"][-2:] == ["data/clean", "results/samples"]
+
+
+def test_only_build_split_and_make_tables_depend_on_folders():
+    dvc = _dvc()
+    folders = {n: [x for x in d["deps"] if not re.search(r"\.\w+$", x)] for n, d in dvc.items()}
+    assert {n: f for n, f in folders.items() if f} == {
+        "build_split": ["data/clean", "results/samples"],
+        "make_tables": [
+            "results/metrics/train_fingerprint_autoencoder",
+            "results/metrics/embed_fingerprints",
+            "results/metrics/detect_fingerprints",
+            "results/metrics/evaluate_attribution",
+        ],
+    }
+
+
+def test_adding_a_gans_group_adds_its_definitions_and_a_seed_does_not():
+    data = _default_data()
+    data["gans"]["seeds"]["seed"].append(4)
+    assert render_dvc(parse_params(data)) == render_dvc(_defaults())  # the matrix reads params.yaml
+    data["gans"]["extra"] = {"dataset": ["skimage"], "arch": ["dcgan"], "loss": ["nonsat"], "seed": [9]}
+    dvc = yaml.safe_load(render_dvc(parse_params(data)))["stages"]
+    assert [n for n in dvc if n.endswith(".extra")] == [
+        "train_gan.extra",
+        "generate_images.extra",
+        "detect_fingerprints.extra",
+    ]
+    assert dvc["train_gan.extra"]["matrix"]["seed"] == "${gans.extra.seed}"
+
+
+# == growing the grid adds exactly the jobs it feeds ==================================================================
+
+
+def _added(before, after) -> dict[str, list[dict]]:
+    """Jobs of ``after`` not in ``before``, per stage (stages without new jobs left out); none may disappear."""
+    out = {}
+    for name in STAGES:
+        b, a = before[name], after[name]
+        assert [j for j in b if j not in a] == [], name
+        new = [j for j in a if j not in b]
+        if new:
+            out[name] = new
+    return out
+
+
+def test_adding_a_seed_adds_three_jobs():
+    data = _default_data()
+    before = _jobs(parse_params(data))
+    data["gans"]["seeds"]["seed"].append(4)
+    after = _jobs(parse_params(data))
+    gan = {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": 4}
+    assert _added(before, after) == {"train_gan": [gan], "generate_images": [gan], "detect_fingerprints": [gan]}
+    assert sum(map(len, after.values())) - sum(map(len, before.values())) == 3
+
+
+def test_adding_a_protocol_adds_a_split_a_classifier_and_an_evaluation():
+    data = _default_data()
+    before = _jobs(parse_params(data))
+    data["protocols"]["real_vs_fake"] = {
+        "train": {"real": ["real/skimage"], "fake": ["gan/skimage-dcgan-nonsat-fingerprinted-seed0"]}
+    }
+    data["attribution"]["protocols"].append("real_vs_fake")
+    after = _jobs(parse_params(data))
+    job = {"protocol": "real_vs_fake", "method": "postpool"}
+    assert _added(before, after) == {
+        "build_split": [{"protocol": "real_vs_fake"}],
+        "train_classifier": [job],
+        "evaluate_attribution": [job],
+    }
+    # a protocol that is defined but not listed in attribution runs nothing
+    data["attribution"]["protocols"].remove("real_vs_fake")
+    assert _jobs(parse_params(data)) == before
+
+
+class ToyMethodHps(Section):
+    temperature: float = Field(1.0, ge=0.0)
+
+
+def _jobs_with_toy_method(data: dict) -> dict[str, list[dict]]:
+    """Jobs of ``data`` under a fresh ganprint.config that knows the registered method 'toymethod'.
+
+    The config builds its choices when imported, so the registration needs a new import; the monkeypatch puts
+    the registry, sys.modules and the package attribute back (tests/unit/test_registry.py: fresh_config).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(registry.METHODS, "toymethod", registry.Method("ganprint.nets.toymethod:ToyC", ToyMethodHps))
+        mp.setattr(ganprint, "config", sys.modules["ganprint.config"])
+        mp.delitem(sys.modules, "ganprint.config")
+        cfg = importlib.import_module("ganprint.config")
+        return _jobs(cfg.parse_params(data))
+
+
+def test_adding_a_method_adds_one_classifier_and_one_evaluation():
+    data = _default_data()
+    data["attribution"]["protocols"] = ["cross_seed"]
+    before = _jobs(parse_params(data))
+    data["attribution"]["methods"].append("toymethod")
+    data["methods"]["toymethod"] = {"temperature": 0.5}
+    job = {"protocol": "cross_seed", "method": "toymethod"}
+    assert _added(before, _jobs_with_toy_method(data)) == {"train_classifier": [job], "evaluate_attribution": [job]}
+    assert "toymethod" not in registry.METHODS
+
+
+def test_adding_a_method_to_the_defaults_adds_one_classifier_and_one_evaluation_per_protocol():
+    data = _default_data()
+    before = _jobs(parse_params(data))
+    data["attribution"]["methods"].append("toymethod")
+    data["methods"]["toymethod"] = {}
+    jobs = [{"protocol": p, "method": "toymethod"} for p in ("closed_set", "cross_seed")]
+    assert _added(before, _jobs_with_toy_method(data)) == {"train_classifier": jobs, "evaluate_attribution": jobs}
