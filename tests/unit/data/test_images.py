@@ -120,17 +120,23 @@ def test_grayscale_and_one_bit(tmp_path):
 
 
 def test_rgba_composited_on_white(tmp_path):
-    a = np.zeros((2, 2, 4), np.uint8)
+    a = np.zeros((2, 3, 4), np.uint8)
     a[0, 0] = (255, 0, 0, 0)  # transparent red → white
     a[0, 1] = (255, 0, 0, 255)  # opaque red
-    a[1, 0] = (0, 0, 0, 128)  # half black → grey
+    a[0, 2] = (200, 100, 50, 77)
+    a[1, 0] = (0, 0, 0, 128)  # half black → grey: 255 · (1 − 128/255) = 127
     a[1, 1] = (0, 255, 0, 255)
+    a[1, 2] = (0, 0, 0, 1)  # almost transparent black: 254
     Image.fromarray(a, "RGBA").save(tmp_path / "a.png")
     out = load_rgb(tmp_path / "a.png")
     assert out[0, 0].tolist() == [255, 255, 255]
     assert out[0, 1].tolist() == [255, 0, 0]
-    assert out[1, 0].tolist() == pytest.approx([127, 127, 127], abs=1)
+    # "over" on white, rounded: c · α + 255 · (1 − α) with α = 77/255 → 238.39, 208.20, 193.10
+    assert out[0, 2].tolist() == [round(c * 77 / 255 + 255 * (1 - 77 / 255)) for c in (200, 100, 50)]
+    assert out[0, 2].tolist() == [238, 208, 193]
+    assert out[1, 0].tolist() == [127, 127, 127]
     assert out[1, 1].tolist() == [0, 255, 0]
+    assert out[1, 2].tolist() == [254, 254, 254]
 
 
 def test_la_composited_on_white(tmp_path):
@@ -181,6 +187,9 @@ def test_cmyk_jpeg(tmp_path):
     assert Image.open(tmp_path / "c.jpg").mode == "CMYK"
     out = load_rgb(tmp_path / "c.jpg")
     assert out.shape == (8, 16, 3)
+    # exactly PIL's CMYK → RGB conversion of the decoded pixels, which for this JPEG is red up to its loss
+    with Image.open(tmp_path / "c.jpg") as im:
+        np.testing.assert_array_equal(out, np.asarray(im.convert("RGB")))
     assert out[4, 8].tolist() == pytest.approx([255, 0, 0], abs=6)
 
 
@@ -193,8 +202,11 @@ def test_exif_orientation_6_is_applied(tmp_path):
     Image.fromarray(a).save(tmp_path / "r.jpg", quality=95, exif=exif)
     out = load_rgb(tmp_path / "r.jpg")
     assert out.shape == (80, 40, 3)  # transposed
-    expect = np.rot90(a, k=-1)  # clockwise: the left (red) half ends up on top
-    assert np.abs(out.astype(int) - expect.astype(int)).mean() < 4  # JPEG rings only at the colour edge
+    # exactly the decoded (stored-orientation) pixels turned 90° clockwise: the left (red) half ends up on top
+    with Image.open(tmp_path / "r.jpg") as im:
+        decoded = np.asarray(im.convert("RGB"))
+    assert decoded.shape == (40, 80, 3)
+    np.testing.assert_array_equal(out, np.rot90(decoded, k=-1))
     assert out[10, 20].tolist() == pytest.approx([255, 0, 0], abs=8)
     assert out[70, 20].tolist() == pytest.approx([0, 0, 255], abs=8)
 
@@ -217,9 +229,11 @@ def test_webp_and_bmp(tmp_path):
 
 
 def test_open_rgb_returns_loaded_rgb_image(tmp_path):
-    Image.fromarray(_rgb()).save(tmp_path / "a.png")
+    a = _rgb()
+    Image.fromarray(a).save(tmp_path / "a.png")
     im = open_rgb(tmp_path / "a.png")
     assert im.mode == "RGB" and im.size == (32, 24)
+    np.testing.assert_array_equal(np.asarray(im), a)  # loaded: usable after the file is closed
 
 
 # ---------------------------------------------------------------------------------------------------------

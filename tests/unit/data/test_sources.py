@@ -101,7 +101,7 @@ def test_folder_skips_with_reason(tmp_path):
         DatasetCfg(source="folder", path=str(tmp_path), resolution=16), resize_filter="box", min_side=0
     )
     assert proc("narrow.png") == (None, "too_small", "narrow.png")
-    assert proc("bad.jpg")[1] in ("corrupt", "not_an_image")
+    assert proc("bad.jpg") == (None, "not_an_image", "bad.jpg")  # a bare JPEG marker: no format PIL can identify
     assert proc("gone.png") == (None, "unreadable", "gone.png")
     # an explicit min_source_size below the resolution lets the 12 px square through (upsampled)
     proc = make_processor(
@@ -142,13 +142,37 @@ def test_celeba_half_size(tmp_path):
 # embedded demo
 
 
-@pytest.mark.parametrize("name", ["skimage", "sklearn"])
-def test_embedded_photos_ship_in_the_wheels(name):
-    photos = embedded_photos(name)
-    assert len(photos) == len(EMBEDDED[name][3]) >= 2
-    for p in photos:
-        assert os.path.isfile(p)
-        assert load_rgb(p).shape[2] == 3
+def _skimage_photos() -> dict:
+    import skimage.data as d
+
+    return {
+        "astronaut.png": ((512, 512, 3), d.astronaut),
+        "chelsea.png": ((300, 451, 3), d.chelsea),
+        "coffee.png": ((400, 600, 3), d.coffee),
+        "rocket.jpg": ((427, 640, 3), d.rocket),
+        "motorcycle_left.png": ((500, 741, 3), lambda: d.stereo_motorcycle()[0]),
+        "hubble_deep_field.jpg": ((872, 1000, 3), d.hubble_deep_field),
+        "ihc.png": ((512, 512, 3), d.immunohistochemistry),
+    }
+
+
+def _sklearn_photos() -> dict:
+    from sklearn.datasets import load_sample_image
+
+    return {n: ((427, 640, 3), lambda n=n: load_sample_image(n)) for n in ("china.jpg", "flower.jpg")}
+
+
+@pytest.mark.parametrize(("name", "photos"), [("skimage", _skimage_photos), ("sklearn", _sklearn_photos)])
+def test_embedded_photos_ship_in_the_wheels(name, photos):
+    """Each embedded photo loads to exactly the pixels its package's own loader gives (skimage.data, sklearn)."""
+    paths = embedded_photos(name)
+    expected = photos()
+    assert [os.path.basename(p) for p in paths] == list(expected)
+    for p in paths:
+        shape, package_loader = expected[os.path.basename(p)]
+        img = load_rgb(p)
+        assert img.shape == shape, p
+        np.testing.assert_array_equal(img, package_loader(), err_msg=p)
 
 
 def test_embedded_missing_package_names_it(monkeypatch):
@@ -219,10 +243,15 @@ def test_embedded_default_count_2000_at_32px(tmp_path, name):
     assert (cfg.num_images, cfg.resolution) == (2000, 32)
     rep = prepare_dataset(cfg, PrepareDatasetCfg(workers=2), tmp_path, dataset_name=name)
     assert rep["written"] == 2000
+    sample = range(0, 2000, 97)
     with ImageStore(tmp_path / "images.lmdb") as store:
         assert len(store) == 2000 and store.shape == (32, 32, 3)
-        imgs = store.read(range(0, 2000, 97))
-    assert imgs.dtype == np.uint8 and imgs.std() > 10
+        imgs = store.read(sample)
+    # image i is crop i of the processor, whichever of the 2 workers made it
+    proc = make_processor(cfg, resize_filter="lanczos", min_side=0)
+    for img, i in zip(imgs, sample, strict=True):
+        data, reason, _ = proc(i)
+        assert reason == "" and img.tobytes() == data, i
     rows = read_manifest(tmp_path / "manifest.csv")
     assert len(rows) == 2000 and len({r["sha1"] for r in rows}) == 2000
 

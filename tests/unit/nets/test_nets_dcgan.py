@@ -21,11 +21,16 @@ def assert_all_grads_finite_nonzero(module: torch.nn.Module) -> None:
 def test_generator_shape_dtype_range_backward(resolution, width):
     torch.manual_seed(0)
     g = DCGANGenerator(resolution, z_dim=16, width=width)
+    last_conv = g.blocks[-2]
+    assert isinstance(last_conv, torch.nn.ConvTranspose2d) and last_conv.out_channels == 3
+    seen = []
+    last_conv.register_forward_hook(lambda _m, _i, out: seen.append(out))
     z = torch.randn(4, 16)
     x = g(z)  # (N, 3, R, R) in [-1, 1]
     assert x.shape == (4, 3, resolution, resolution)
     assert x.dtype == torch.float32
-    assert x.min() >= -1.0 and x.max() <= 1.0
+    # the range comes from a tanh on the last transposed conv, exactly (DCGAN §3)
+    assert torch.equal(x, torch.tanh(seen[0]))
     (x * torch.randn_like(x)).sum().backward()
     assert_all_grads_finite_nonzero(g)
 

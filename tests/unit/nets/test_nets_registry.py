@@ -1,8 +1,16 @@
-"""Network registries: every registered net builds, round-trips its args and trains one backward pass."""
+"""Network registries: every registered net builds, round-trips its args, and its backward pass is the gradient.
+
+The backward check is a directional one: a step of length EPS against the gradient must lower the loss by
+EPS · ‖g‖ to first order (in float64), which fails for a missing, zero, detached or wrong gradient.
+"""
+
+from collections.abc import Callable
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from ganprint.losses import nonsat_loss_dis
 from ganprint.nets import (
     CLASSIFIERS,
     DISCRIMINATORS,
@@ -18,6 +26,22 @@ TINY = {
     "discriminator": {"resolution": 16, "width": 8},
     "classifier": {"resolution": 16, "num_classes": 3, "fmap_base": 64, "fmap_max": 32},
 }
+EPS = 1e-5
+
+
+def assert_descent_step_lowers_loss(net: torch.nn.Module, loss_fn: Callable[[torch.nn.Module], torch.Tensor]) -> None:
+    """Move every parameter by −EPS · g / ‖g‖: the loss must fall by EPS · ‖g‖ (first-order Taylor, float64)."""
+    params = list(net.parameters())
+    loss0 = loss_fn(net)
+    grads = torch.autograd.grad(loss0, params)
+    for p, g in zip(params, grads, strict=True):
+        assert torch.isfinite(g).all() and g.abs().sum() > 0, p.shape  # every parameter is trained
+    norm = torch.sqrt(sum(g.square().sum() for g in grads))
+    with torch.no_grad():
+        for p, g in zip(params, grads, strict=True):
+            p -= EPS * g / norm
+        loss1 = loss_fn(net)
+    assert (loss0 - loss1).item() == pytest.approx(EPS * norm.item(), rel=1e-3)
 
 
 def test_registry_contents():
@@ -41,9 +65,11 @@ def test_every_generator(name):
     x = g(torch.randn(3, g.z_dim))
     assert x.shape == (3, 3, g.resolution, g.resolution) and x.dtype == torch.float32
     assert x.min() >= -1 and x.max() <= 1
-    x.square().mean().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in g.parameters())
     assert type(g)(**g.model_args()).state_dict().keys() == g.state_dict().keys()
+    g.double()
+    z = torch.randn(3, g.z_dim, dtype=torch.float64)
+    target = torch.rand(3, 3, g.resolution, g.resolution, dtype=torch.float64) * 2 - 1
+    assert_descent_step_lowers_loss(g, lambda net: (net(z) - target).square().mean())
 
 
 @pytest.mark.parametrize("name", sorted(DISCRIMINATORS))
@@ -52,9 +78,10 @@ def test_every_discriminator(name):
     d = build(DISCRIMINATORS, name, **TINY["discriminator"])
     logits = d(torch.rand(3, 3, 16, 16) * 2 - 1)
     assert logits.shape == (3,) and logits.dtype == torch.float32
-    logits.sum().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in d.parameters())
     assert type(d)(**d.model_args()).state_dict().keys() == d.state_dict().keys()
+    d.double()
+    real, fake = (torch.rand(3, 3, 16, 16, dtype=torch.float64) * 2 - 1 for _ in range(2))
+    assert_descent_step_lowers_loss(d, lambda net: nonsat_loss_dis(net(real), net(fake)))
 
 
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
@@ -64,7 +91,8 @@ def test_every_classifier(name):
     x = torch.rand(3, 3, 16, 16) * 2 - 1
     logits = c(x)
     assert logits.shape == (3, 3) and logits.dtype == torch.float32
-    assert c.features(x).shape[0] == 3
-    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2])).backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in c.parameters())
+    assert c.features(x).shape == (3, c.feature_dim)
     assert type(c)(**c.model_args()).state_dict().keys() == c.state_dict().keys()
+    c.double()
+    x = x.double()
+    assert_descent_step_lowers_loss(c, lambda net: F.cross_entropy(net(x), torch.tensor([0, 1, 2])))

@@ -30,11 +30,14 @@ def test_shapes_range_backward(resolution, flat_dim):
     bits = 8
     enc, dec = StegaStampEncoder(resolution, bits), StegaStampDecoder(resolution, bits)
     assert dec.flat_dim == flat_dim
+    seen = []
+    enc.residual.register_forward_hook(lambda _m, _i, o: seen.append(o))
     image = torch.rand(2, 3, resolution, resolution)  # (N, 3, R, R) in [0, 1]
     secret = torch.randint(0, 2, (2, bits)).float()  # (N, bits) in {0, 1}
     out = enc(image, secret)
     assert out.shape == image.shape and out.dtype == torch.float32
-    assert out.min() >= 0.0 and out.max() <= 1.0
+    # the output is the image itself, squashed into [0, 1] by a sigmoid on the last 1×1 conv (not a residual)
+    assert torch.equal(out, torch.sigmoid(seen[0]))
     logits = dec(out)
     assert logits.shape == (2, bits) and logits.dtype == torch.float32
     loss = F.mse_loss(out, image) + F.binary_cross_entropy_with_logits(logits, secret)
@@ -55,12 +58,41 @@ def test_same_seed_identical_outputs():
     assert torch.equal(a1, a2) and torch.equal(b1, b2)
 
 
-def test_encoder_output_depends_on_bits():
+def test_every_bit_and_the_image_reach_the_encoder_output():
     torch.manual_seed(0)
     enc = StegaStampEncoder(32, 16)
     image = torch.rand(1, 3, 32, 32)
-    zeros, ones = torch.zeros(1, 16), torch.ones(1, 16)
-    assert not torch.equal(enc(image, zeros), enc(image, ones))
+    secret = torch.randint(0, 2, (1, 16)).float()
+    base = enc(image, secret)
+    assert torch.equal(enc(image, secret.clone()), base)  # a pure function of (image, bits)
+    flipped = secret.repeat(16, 1)
+    flipped[range(16), range(16)] = 1 - flipped[range(16), range(16)]  # row k: bit k flipped
+    changed = (enc(image.expand(16, -1, -1, -1), flipped) - base).abs().flatten(1).amax(1)
+    assert (changed > 0).tolist() == [True] * 16
+    assert not torch.equal(enc(image.flip(-1), secret), base)
+
+
+def test_a_descent_step_lowers_the_autoencoder_loss_to_first_order():
+    """Step −ε·g/‖g‖ on MSE + BCE in float64: the loss falls by ε‖g‖ (fails for a wrong or missing gradient)."""
+    torch.manual_seed(0)
+    enc, dec = StegaStampEncoder(16, 8).double(), StegaStampDecoder(16, 8).double()
+    image = torch.rand(3, 3, 16, 16, dtype=torch.float64)
+    secret = torch.randint(0, 2, (3, 8)).double()
+
+    def loss() -> torch.Tensor:
+        out = enc(image, secret)
+        return F.mse_loss(out, image) + F.binary_cross_entropy_with_logits(dec(out), secret)
+
+    params = [*enc.parameters(), *dec.parameters()]
+    loss0 = loss()
+    grads = torch.autograd.grad(loss0, params)
+    norm = torch.sqrt(sum(g.square().sum() for g in grads))
+    eps = 1e-5
+    with torch.no_grad():
+        for p, g in zip(params, grads, strict=True):
+            p -= eps * g / norm
+        loss1 = loss()
+    assert (loss0 - loss1).item() == pytest.approx(eps * norm.item(), rel=1e-3)
 
 
 def test_model_args_round_trip():

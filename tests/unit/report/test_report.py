@@ -105,6 +105,21 @@ def _csv(path):
         return list(csv.DictReader(fh))
 
 
+def assert_md_table_is_the_csv(md: str, rows: list[dict]) -> None:
+    """The Markdown table holds the CSV's header and cells (numbers compared as numbers: tabulate writes 40.0 as 40)."""
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in table]
+    assert cells[0] == list(rows[0])
+    assert all(set(c) <= set(":-") for c in cells[1])  # the alignment rule
+    assert len(cells) == 2 + len(rows)
+    for md_row, row in zip(cells[2:], rows, strict=True):
+        for got, (col, want) in zip(md_row, row.items(), strict=True):
+            try:
+                assert float(got) == float(want), col
+            except ValueError:
+                assert got == want, col
+
+
 def test_paper_numbers_cover_the_params_choices():
     assert set(ATTRIBUTION) == set(PAPER_REFERENCES) - {""}
     assert ATTRIBUTION["yu2019_table2"]["accuracy"] == {"CelebA": 99.5, "LSUN": 97.7}
@@ -157,11 +172,18 @@ def test_attribution_table_numbers(metrics_root, tmp_path):
         "50.0",
     )
     assert cross["paper_accuracy_%"] == "n/a"  # no numbers: nothing to mark unverified
+    assert (cross["classes"], cross["test_images"], cross["paper_reference"]) == (
+        "2",
+        "16",
+        ATTRIBUTION["dnadet_cross_seed"]["reference"],
+    )
     md = (tmp_path / "t" / "attribution.md").read_text()
     assert md.startswith("# Attribution accuracy (ours vs. the papers' reported numbers)\n\n|")
-    assert "99.5" in md and "(unverified)" in md and "87.5" in md and "| closed_set" in md
-    table = [line for line in md.splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 2  # header, rule, one row per protocol × method
+    assert_md_table_is_the_csv(md, rows)  # header, rule, one row per protocol × method
+    assert md.endswith(
+        "|\n\n- Scale: 32 px images (the embedded CPU demo; the papers use 128 px).\n"
+        "- Paper values marked (unverified) are recalled from the PDFs, not checked (see PAPERS.md).\n"
+    )
 
 
 def test_decimals(metrics_root):
@@ -201,20 +223,26 @@ def test_fingerprint_table_numbers(metrics_root, tmp_path):
         "31.23",
     )
     assert emb["paper_bit_accuracy"] == "1.0 (unverified)"
-    assert "0.9531" in emb["note"]  # the autoencoder's own bit accuracy, 4 decimals
+    assert emb["note"] == "autoencoder on fresh random bits: 0.9531"  # the autoencoder's own, 4 decimals
     assert (s0["variant"], s0["bit_accuracy"], s0["psnr_db"], s0["paper_bit_accuracy"]) == (
         "clean",
         "0.5123",
         "",
         "0.5 (chance)",
     )
-    assert s0["note"].startswith("control")
-    assert s1["bit_accuracy"] == "0.4988"
+    assert s0["note"] == s1["note"] == "control: GAN trained on clean data"
+    assert s1["bit_accuracy"] == "0.4988"  # 0.4987654 to 4 decimals
     assert (fp0["variant"], fp0["bit_accuracy"], fp0["paper_bit_accuracy"]) == ("fingerprinted", "0.9765", "0.98")
-    assert fp0["note"] and not fp0["note"].startswith("control")
+    assert fp0["note"] == "GAN trained on fingerprinted data"
     md = (tmp_path / "t" / "fingerprints.md").read_text()
-    assert md.startswith("# Artificial fingerprints: bit accuracy (Yu et al. 2021)\n\n")
-    assert "0.9765" in md and "(chance)" in md
+    assert md.startswith("# Artificial fingerprints: bit accuracy (Yu et al. 2021)\n\n|")
+    assert_md_table_is_the_csv(md, rows)
+    notes = [line for line in md.splitlines() if line.startswith("- ")]
+    assert notes == [
+        "- Scale: 32 px images (the embedded CPU demo; the papers use 128 px).",
+        f"- Paper: {FINGERPRINT_TRANSFER['reference']}.",
+        "- bit_accuracy: share of the fingerprint's bits the decoder reads back; 0.5 = chance.",
+    ]
 
 
 def test_fingerprint_table_frame(metrics_root):

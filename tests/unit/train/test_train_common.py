@@ -85,6 +85,14 @@ def test_sampler_covers_every_index_once_per_epoch():
         assert sorted(np.concatenate(batches).tolist()) == list(range(12))
 
 
+def test_sampler_batches_are_sorted_slices_of_one_numpy_permutation_per_epoch():
+    rng = np.random.default_rng(3)
+    perms = np.concatenate([rng.permutation(10), rng.permutation(10)])  # two epochs
+    s = EpochSampler(10, 4, seed=3)
+    for k in range(5):  # batch 2 spans the epoch boundary: 2 from epoch 0, 2 from epoch 1
+        assert s.next().tolist() == sorted(perms[4 * k : 4 * k + 4].tolist())
+
+
 def test_sampler_batches_across_epoch_boundaries():
     s = EpochSampler(10, 4, seed=0)
     drawn = np.concatenate([s.next() for _ in range(5)])  # 20 indices = 2 epochs
