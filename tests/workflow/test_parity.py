@@ -34,7 +34,7 @@ def dvc_stages(project) -> dict:
     with Repo(str(project)) as repo:
         out = {}
         for st in repo.index.stages:
-            out[st.addressing] = {
+            out[st.name] = {
                 "cmd": _norm(st.cmd),
                 "outs": sorted(str(o.def_path) for o in st.outs),
                 "deps": sorted(str(d.def_path) for d in st.deps if d.def_path != "params.yaml"),

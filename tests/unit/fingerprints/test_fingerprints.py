@@ -34,7 +34,7 @@ from ganprint.train.common import to_tensor, to_uint8
 
 BITS = 8
 N_IMAGES = 20
-CFG = TrainFingerprintAutoencoderCfg(datasets=["tiny"], bits=BITS, steps=3, batch_size=8, log_every=1)
+CFG = TrainFingerprintAutoencoderCfg(bits=BITS, steps=3, batch_size=8, log_every=1)
 
 
 def _smooth(n: int, res: int, seed: int = 0) -> np.ndarray:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ganprint.config import PAPER_REFERENCES, parse_params
 from ganprint.io import write_json
-from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE, gan_fields, table_files
+from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE, TABLE_FILES
 from ganprint.report.figures import grid_image, save_grid
 from ganprint.report.paper_numbers import ATTRIBUTION, FINGERPRINT_TRANSFER
 from ganprint.report.tables import attribution_table, fingerprint_table, make_tables
@@ -77,7 +77,11 @@ ATTR = {
     "closed_set": {"accuracy": 0.875, "macro_f1": 0.8571428571, "chance": 1 / 3, "classes": ["real", "s0", "s1"]},
     "cross_seed": {"accuracy": 0.5625, "macro_f1": 0.4, "chance": 0.5, "classes": ["dcgan", "real"]},
 }
-DETECT = {"s0": 0.5123456, "s1": 0.4987654, "fp0": 0.9765432}
+DETECT = {
+    "skimage-dcgan-nonsat-clean-seed0": 0.5123456,
+    "skimage-dcgan-nonsat-clean-seed1": 0.4987654,
+    "skimage-dcgan-nonsat-fingerprinted-seed0": 0.9765432,
+}
 
 
 @pytest.fixture
@@ -95,7 +99,8 @@ def metrics_root(tmp_path):
     )
     for name, acc in DETECT.items():
         write_json(
-            tmp_path / METRICS_DETECT.format(**gan_fields(params, name)), {"bits": 8, "bit_accuracy": acc, "images": 24}
+            tmp_path / METRICS_DETECT.format(**params.gan_list[name].selectors()),
+            {"bits": 8, "bit_accuracy": acc, "images": 24},
         )
     return tmp_path
 
@@ -132,7 +137,7 @@ def test_make_tables_writes_four_files(metrics_root, tmp_path):
     files = make_tables(params, out, metrics_root)
     assert files == [str(out / n) for n in ("attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md")]
     assert sorted(os.listdir(out)) == ["attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md"]
-    assert [f"results/tables/{n}" for n in sorted(os.listdir(out))] == sorted(table_files())
+    assert [f"results/tables/{n}" for n in sorted(os.listdir(out))] == sorted(TABLE_FILES)
 
 
 def test_attribution_table_numbers(metrics_root, tmp_path):
@@ -210,9 +215,9 @@ def test_fingerprint_table_numbers(metrics_root, tmp_path):
     ]
     assert [r["images"] for r in rows] == [
         "skimage: fingerprinted training images",
-        "samples of s0",
-        "samples of s1",
-        "samples of fp0",
+        "samples of skimage-dcgan-nonsat-clean-seed0",
+        "samples of skimage-dcgan-nonsat-clean-seed1",
+        "samples of skimage-dcgan-nonsat-fingerprinted-seed0",
     ]
     emb, s0, s1, fp0 = rows
     assert (emb["variant"], emb["resolution_px"], emb["bits"], emb["bit_accuracy"], emb["psnr_db"]) == (

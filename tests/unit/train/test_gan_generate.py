@@ -14,6 +14,7 @@ from PIL import Image
 from ganprint.checkpoint import load_checkpoint
 from ganprint.cli._common import StageError
 from ganprint.config import GanCfg, TrainGanCfg
+from ganprint.hparams import DCGANHps
 from ganprint.data.store import ImageStore, ImageStoreWriter, read_manifest
 from ganprint.generate import generate_images, latent
 from ganprint.io import seed_everything
@@ -22,7 +23,8 @@ from ganprint.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganprint.train.common import EpochSampler, to_tensor, to_uint8
 from ganprint.train.gan import train_gan
 
-CFG = TrainGanCfg(steps=3, batch_size=8, z_dim=8, width=8, log_every=1)
+CFG = TrainGanCfg(steps=3, batch_size=8, log_every=1)
+ARCH = DCGANHps(z_dim=8, width=8)
 
 
 def smooth_images(n: int, res: int = 32, seed: int = 0) -> np.ndarray:
@@ -43,7 +45,7 @@ def store(tmp_path_factory) -> Path:
 
 def _train(store: Path, out: Path, seed: int = 0, cfg: TrainGanCfg = CFG) -> dict:
     gan = GanCfg(dataset="tiny", arch="dcgan", loss="nonsat", variant="clean", seed=seed)
-    return train_gan(store, cfg, gan, out / "G.pt", out / "stats.jsonl", extra={"params": {"note": 1}})
+    return train_gan(store, cfg, ARCH, gan, out / "G.pt", out / "stats.jsonl", extra={"params": {"note": 1}})
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +91,7 @@ def test_one_step_is_one_adam_step_of_d_then_g_on_the_nonsat_loss(store, tmp_pat
     Adam's first step with bias correction moves each weight by −lr · g / (|g| + eps), i.e. by lr against the
     sign of its gradient, so the whole generator after one step is known exactly.
     """
-    cfg = TrainGanCfg(steps=1, batch_size=8, z_dim=8, width=8, log_every=1)
+    cfg = TrainGanCfg(steps=1, batch_size=8, log_every=1)
     row = _train(store, tmp_path, seed=3, cfg=cfg)
     after = load_checkpoint(tmp_path / "G.pt", "gan_generator")["state_dict"]
 
@@ -108,11 +110,11 @@ def test_one_step_is_one_adam_step_of_d_then_g_on_the_nonsat_loss(store, tmp_pat
 
     fake = G(z)
     loss_d = nonsat_loss_dis(D(real), D(fake.detach()))
-    adam_first_step(list(D.parameters()), torch.autograd.grad(loss_d, list(D.parameters())), cfg.lr_d)
+    adam_first_step(list(D.parameters()), torch.autograd.grad(loss_d, list(D.parameters())), ARCH.lr_d)
     loss_g = nonsat_loss_gen(D(fake))
     names, params = zip(*G.named_parameters(), strict=True)
     grads_g = dict(zip(names, torch.autograd.grad(loss_g, params), strict=True))
-    adam_first_step(list(G.parameters()), list(grads_g.values()), cfg.lr_g)
+    adam_first_step(list(G.parameters()), list(grads_g.values()), ARCH.lr_g)
 
     assert row["loss_d"] == pytest.approx(loss_d.item(), rel=1e-6)
     assert row["loss_g"] == pytest.approx(loss_g.item(), rel=1e-6)
@@ -125,11 +127,11 @@ def test_one_step_is_one_adam_step_of_d_then_g_on_the_nonsat_loss(store, tmp_pat
         moved = after[name] - g0[name]
         big = g.abs() > 1e-4  # where eps = 1e-8 in Adam's denominator changes the step by < 1e-4
         assert big.any(), name
-        torch.testing.assert_close(moved[big], -cfg.lr_g * g[big].sign(), rtol=1e-3, atol=0, msg=name)
+        torch.testing.assert_close(moved[big], -ARCH.lr_g * g[big].sign(), rtol=1e-3, atol=0, msg=name)
 
 
 def test_log_every_selects_stats_rows(store, tmp_path):
-    cfg = TrainGanCfg(steps=3, batch_size=8, z_dim=8, width=8, log_every=2)
+    cfg = TrainGanCfg(steps=3, batch_size=8, log_every=2)
     _train(store, tmp_path, cfg=cfg)
     steps = [line.split('"step": ')[1].rstrip("}") for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
     assert steps == ["2", "3"]  # every 2nd step plus the last
