@@ -32,10 +32,9 @@ def _params(tmp_path, photos) -> str:
             "grid_images": 9,
         },
     }
-    # the other sections as in the tiny pipeline (params.yaml must be complete), without GANs and protocols
-    data = tiny_params() | data | {"gans": {}, "protocols": {}}
-    data["train_classifier"] = data["train_classifier"] | {"protocols": []}
-    data["train_fingerprint_autoencoder"] = data["train_fingerprint_autoencoder"] | {"datasets": []}
+    # the other sections as in the tiny pipeline (params.yaml must be complete)
+    tiny = tiny_params()
+    data = tiny | data | {"datasets": tiny["datasets"] | data["datasets"]}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
@@ -64,7 +63,7 @@ def test_embedded_demo(tmp_path, photos):
     resolved = json.loads((out / "resolved_config.json").read_text())
     assert resolved["selectors"] == {"dataset": "demo"}
     assert resolved["prepare_dataset"]["resize_filter"] == "bicubic"
-    assert resolved["dataset"]["num_images"] == 30 and resolved["dataset"]["source"] == "embedded"
+    assert resolved["datasets.demo"]["num_images"] == 30 and resolved["datasets.demo"]["source"] == "embedded"
     grid = Image.open(out / "samples.png")
     assert grid.size == (3 * 18 + 2, 3 * 18 + 2)
 
@@ -94,7 +93,7 @@ def test_unknown_dataset_lists_the_defined_ones(tmp_path, photos, capsys):
     rc = cli.main(["--params", _params(tmp_path, photos), "--dataset", "celeba", "--out", str(tmp_path / "o")])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "'celeba' is not in params.yaml 'datasets'; defined: demo, photos" in err
+    assert "'celeba' is not in params.yaml 'datasets'; defined: demo, photos, skimage, sklearn" in err
     assert not (tmp_path / "o").exists()
 
 
@@ -123,7 +122,10 @@ def test_help_has_the_example(capsys):
 
 
 def test_modules_exist():
+    from ganprint.stages import STAGES
+
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert cli.MODULES[0] == "src/ganprint/cli/prepare_dataset.py"
-    for m in cli.MODULES:
+    modules = STAGES["prepare_dataset"].module_files
+    assert modules[0] == "src/ganprint/cli/prepare_dataset.py"
+    for m in modules:
         assert os.path.isfile(os.path.join(root, m)), m

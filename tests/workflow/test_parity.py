@@ -57,8 +57,8 @@ def smk_jobs(project) -> dict:
             cur["outs"] = [s.strip() for s in line.split(":", 1)[1].split(",")]
         elif cur is not None and line.strip().startswith("input:"):
             cur["inputs"] = [s.strip() for s in line.split(":", 1)[1].split(",")]
-        elif cur is not None and line.strip().startswith("ganprint "):
-            cur["cmd"] = _norm(line.strip())
+        elif cur is not None and line.strip().startswith(("ganprint ", "Shell command:")):
+            cur["cmd"] = _norm(line.strip().removeprefix("Shell command:"))
     return {j["cmd"]: j for j in jobs if j["rule"] != "all"}
 
 

@@ -14,9 +14,9 @@ from PIL import Image
 from ganprint.checkpoint import load_checkpoint
 from ganprint.cli._common import StageError
 from ganprint.config import GanCfg, TrainGanCfg
-from ganprint.hparams import DCGANHps
 from ganprint.data.store import ImageStore, ImageStoreWriter, read_manifest
 from ganprint.generate import generate_images, latent
+from ganprint.hparams import DCGANHps
 from ganprint.io import seed_everything
 from ganprint.losses import LOSSES, nonsat_loss_dis, nonsat_loss_gen
 from ganprint.nets.dcgan import DCGANDiscriminator, DCGANGenerator
