@@ -4,7 +4,7 @@ Images are read one batch at a time, so memory does not grow with the number of 
 :class:`StoreImages` holds only compact per-row arrays (store number, key, label, digest; about 70 bytes per
 image, in numpy arrays rather than Python objects, so forked DataLoader workers do not copy them page by page
 as reference counts change) plus the mapped store pages, which :class:`~ganprint.data.store.ImageStore`
-bounds by ``memory_budget_mb`` per process.
+bounds by ``memory_budget_mb`` per process, all stores together.
 """
 
 from __future__ import annotations
@@ -81,8 +81,7 @@ class StoreImages(Dataset):
     def _store(self, k: int) -> ImageStore:
         s = self._stores.get(k)
         if s is None:
-            budget = self.memory_budget_mb / len(self.store_paths)  # the budget is for all stores together
-            s = self._stores[k] = ImageStore(self.store_paths[k], map_budget_mb=budget)
+            s = self._stores[k] = ImageStore(self.store_paths[k], map_budget_mb=self.memory_budget_mb)
         return s
 
     def image_shape(self) -> tuple[int, int, int]:

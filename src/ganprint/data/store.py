@@ -9,7 +9,11 @@ Memory (DESIGN.md, Contracts: data feeding): neither side holds a whole store. T
 to disk and commits every ``commit_every`` images or ``_COMMIT_BYTES``, whichever comes first. The reader maps
 the file, and every page it touches counts towards the process's resident set (``RssFile``) until the map
 goes away, so scanning a 10 GB store would show 10 GB of RSS; it therefore closes and lazily reopens its LMDB
-environment after ``map_budget_mb`` of reads (a reopen costs ~0.1 ms, the pages stay in the page cache).
+environment once the process's file-backed resident memory has grown by ``map_budget_mb`` since the open (a
+reopen costs ~0.1 ms; the pages stay in the page cache). It measures that growth (``/proc/self/statm``, 1 µs)
+rather than counting image bytes because a read maps more than the image: fault-around and large page-cache
+folios map neighbouring pages too, and counting bytes let a 32 MiB budget become ~150 MiB of RSS in a shuffled
+epoch of 64 px images.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ MANIFEST_FIELDS = ("key", "source", "label", "seed", "sha1")
 _MAP_SIZE = 1 << 40  # virtual only: LMDB grows the file as pages are written
 _COMMIT_BYTES = 64 << 20  # a write transaction keeps its dirty pages in malloc'd memory until commit
 DEFAULT_MAP_BUDGET_MB = 32.0  # mapped store pages a reader may keep resident before it remaps
+_FAULT_WINDOW = 64 << 10  # Linux's default fault_around_bytes: what one page fault may map at least
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_STATM: dict = {"pid": None, "fd": None}
 
 
 class StoreError(StageError):
@@ -143,6 +150,22 @@ def read_manifest(path: str | Path) -> list[dict]:
     return list(iter_manifest(path))
 
 
+def _file_resident() -> int | None:
+    """Bytes of file-backed memory resident in this process (``statm`` shared), or None without ``/proc``."""
+    pid = os.getpid()
+    if _STATM["pid"] != pid:  # an inherited descriptor reads the parent's /proc entry
+        if _STATM["fd"] is not None:
+            os.close(_STATM["fd"])
+        try:
+            fd = os.open("/proc/self/statm", os.O_RDONLY)
+        except OSError:
+            fd = None
+        _STATM.update(pid=pid, fd=fd)
+    if _STATM["fd"] is None:
+        return None
+    return int(os.pread(_STATM["fd"], 128, 0).split()[2]) * _PAGE
+
+
 class _Mapping:
     """The one LMDB environment of a store file in this process, shared by every :class:`ImageStore` on it.
 
@@ -155,27 +178,58 @@ class _Mapping:
         self.path, self.ident = path, ident
         self.env: lmdb.Environment | None = None
         self.pid: int | None = None
-        self.mapped = 0  # bytes read since the environment was opened
+        self.stale = False  # released by another reader while this one was busy: release at the next begin
         self.lock = threading.Lock()
 
     def begin(self, **kw) -> lmdb.Transaction:
-        if self.env is not None and self.pid != os.getpid():
+        if self.env is not None and (self.pid != os.getpid() or self.stale):
             # Inherited across fork (a DataLoader worker): unmapping it here leaves the parent's copy intact.
-            self.env.close()
-            self.env = None
+            self.release()
         if self.env is None:
             if _file_id(self.path) != self.ident:
                 raise StoreError(f"{self.path}: the store was replaced while being read; rerun this stage")
+            if not _POOL["open"]:  # the first mapping of a round: what is resident now is not ours
+                _POOL.update(resident0=_file_resident(), estimate=0)
             self.env = lmdb.open(
                 str(self.path), subdir=False, readonly=True, lock=False, readahead=False, max_readers=512
             )
-            self.pid, self.mapped = os.getpid(), 0
+            self.pid = os.getpid()
+            _POOL["open"].add(self.ident)
         return self.env.begin(**kw)
 
     def release(self) -> None:
         if self.env is not None:
             self.env.close()
-        self.env = None
+        self.env, self.stale = None, False
+        _POOL["open"].discard(self.ident)
+
+
+# The store pages this process has mapped, all stores together: a round starts when the first mapping opens
+# and ends when the growth of file-backed resident memory since then passes a reader's budget; then every
+# mapping is released. (Per-mapping baselines fail: one store's release lowers the resident total that the
+# other stores are measured against, and together they overshot a 32 MiB budget by 2x.)
+_POOL: dict = {"open": set(), "resident0": None, "estimate": 0}
+
+
+def _pool_grown() -> int:
+    """Store bytes this process may hold mapped: measured growth this round, else the summed estimate."""
+    now = _file_resident()
+    return _POOL["estimate"] if now is None or _POOL["resident0"] is None else now - _POOL["resident0"]
+
+
+def _release_all(current: _Mapping) -> None:
+    """Unmap every store (the caller holds ``current.lock``; a store busy in another thread goes at its next read)."""
+    for m in list(_MAPPINGS.values()):
+        if m is current:
+            m.release()
+        elif m.lock.acquire(blocking=False):
+            try:
+                m.release()
+            finally:
+                m.lock.release()
+        elif m.env is not None:
+            m.stale = True
+    _POOL["open"].clear()
 
 
 _MAPPINGS: weakref.WeakValueDictionary[tuple[int, int], _Mapping] = weakref.WeakValueDictionary()
@@ -198,6 +252,9 @@ def _mapping(path: Path) -> _Mapping:
 
 
 def _after_fork_in_child() -> None:
+    # A child starts with none of the parent's store pages resident (shared file mappings are not copied at
+    # fork), so it starts a round of its own; its inherited environments are released at their next begin.
+    _POOL.update(open=set(), resident0=None, estimate=0)
     for m in list(_MAPPINGS.values()):
         m.lock = threading.Lock()  # a lock held by another thread at fork time would never be released here
 
@@ -208,10 +265,12 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 class ImageStore:
     """Read-only random access to an image store written by :class:`ImageStoreWriter`.
 
-    ``map_budget_mb`` bounds how many bytes of mapped store pages stay resident (None = unbounded): after that
-    many bytes of reads the LMDB environment is closed and reopened at the next read. The environment is
-    reopened in a forked child (LMDB environments must not cross ``fork``) and is not pickled, so an
-    ``ImageStore`` can live inside a DataLoader's dataset. Thread-safe: reads of one store are serialised.
+    ``map_budget_mb`` bounds the mapped store pages this process keeps resident, all stores together (None =
+    unbounded): once its file-backed resident memory has grown by that much since the first store was mapped
+    (or, without ``/proc``, once reads may have mapped that much at :attr:`map_cost` per image), every store
+    is unmapped and mapped again at its next read. The environment is reopened in a forked child (LMDB
+    environments must not cross ``fork``) and is not pickled, so an ``ImageStore`` can live inside a
+    DataLoader's dataset. Thread-safe: reads of one store are serialised.
     """
 
     def __init__(self, path: str | Path, *, map_budget_mb: float | None = DEFAULT_MAP_BUDGET_MB):
@@ -230,6 +289,9 @@ class ImageStore:
         self.meta = json.loads(raw)
         self.shape = (self.meta["height"], self.meta["width"], self.meta["channels"])
         self.image_bytes = self.shape[0] * self.shape[1] * self.shape[2]
+        # Where /proc is missing: an estimate of what reading one image maps, the fault-around windows its bytes
+        # span plus one for the B-tree leaf and one for a value that straddles a window boundary.
+        self.map_cost = (-(-self.image_bytes // _FAULT_WINDOW) + 2) * _FAULT_WINDOW
 
     def release(self) -> None:
         """Unmap the store (its resident pages leave this process's RSS); the next read maps it again."""
@@ -277,9 +339,9 @@ class ImageStore:
                             "changed since the split was built (rerun build_split)"
                         )
                     flat[j] = np.frombuffer(buf, dtype=np.uint8)
-            m.mapped += len(keys) * self.image_bytes
-            if self.map_budget is not None and m.mapped > self.map_budget:
-                m.release()
+            _POOL["estimate"] += len(keys) * self.map_cost
+            if self.map_budget is not None and _pool_grown() > self.map_budget:
+                _release_all(m)
         return out
 
     def close(self) -> None:

@@ -253,21 +253,39 @@ def test_read_keys_checks_sha1(tmp_path):
         )
 
 
-def test_map_budget_unmaps_after_that_many_bytes(tmp_path):
+def test_map_budget_unmaps_every_store_once_resident_pages_grow_past_it(tmp_path):
+    images = _images(n=40, h=64, w=64)  # 12 KiB each, 480 KiB: far past the first fault-around window
+    a, b = _write(tmp_path / "a", images), _write(tmp_path / "b", images)
+    with ImageStore(a, map_budget_mb=64) as sa, ImageStore(b, map_budget_mb=0) as sb:
+        np.testing.assert_array_equal(sa.read([39]), images[[39]])
+        assert sa._map.env is not None  # 64 MiB is far off
+        np.testing.assert_array_equal(sb.read([20, 39]), images[[20, 39]])  # maps new pages: past budget 0
+        assert sb._map.env is None and sa._map.env is None  # every store is unmapped, not only the one read
+        np.testing.assert_array_equal(sa.read([38]), images[[38]])  # and mapped again on demand
+        assert sa._map.env is not None
+    with ImageStore(a, map_budget_mb=None) as s:
+        s.read(range(40))
+        assert s._map.env is not None and s.map_budget is None
+
+
+def test_map_budget_without_proc_uses_an_estimate(tmp_path, monkeypatch):
+    from ganprint.data import store as store_module
+
+    monkeypatch.setattr(store_module, "_file_resident", lambda: None)
     images = _images(n=10, h=32, w=32)  # 3 KiB each
     path = _write(tmp_path, images)
-    with ImageStore(path, map_budget_mb=8 * 3072 / 2**20) as s:  # remap after more than 8 images
-        assert s.map_budget == 8 * 3072
+    cost = 3 * 64 * 1024  # 3 KiB may map 64 KiB fault-around windows: its own, one for a straddle, the leaf's
+    with ImageStore(path, map_budget_mb=8 * cost / 2**20) as s:  # unmapped after more than 8 images
+        assert s.map_cost == cost and s.map_budget == 8 * cost
         np.testing.assert_array_equal(s.read(range(8)), images[:8])
-        assert s._map.env is not None and s._map.mapped == 8 * 3072
+        assert s._map.env is not None and store_module._POOL["estimate"] == 8 * cost
         np.testing.assert_array_equal(s.read([8]), images[[8]])
-        assert s._map.env is None  # unmapped: its resident pages left the process
-        np.testing.assert_array_equal(s.read([9, 0]), images[[9, 0]])  # and mapped again on demand
-        assert s._map.mapped == 2 * 3072
-    with ImageStore(path, map_budget_mb=None) as s:
-        s.read(range(10))
-        s.read(range(10))
-        assert s._map.env is not None and s.map_budget is None
+        assert s._map.env is None
+        np.testing.assert_array_equal(s.read([9, 0]), images[[9, 0]])
+        assert store_module._POOL["estimate"] == 2 * cost  # a new round
+    big = _write(tmp_path / "big", _images(n=1, h=128, w=256))  # 96 KiB: two windows of its own
+    with ImageStore(big) as s:
+        assert s.map_cost == 4 * 64 * 1024
 
 
 def test_store_pickles_without_its_environment(tmp_path):
