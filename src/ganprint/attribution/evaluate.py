@@ -16,6 +16,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from ganprint.checkpoint import build_from_checkpoint, load_checkpoint
 from ganprint.data.dataset import StoreImages, make_loader
+from ganprint.data.store import DEFAULT_MAP_BUDGET_MB
 from ganprint.errors import StageError
 from ganprint.io import atomic_path
 from ganprint.nets import CLASSIFIERS
@@ -39,6 +40,7 @@ def evaluate_attribution(
     device: torch.device | str = "cpu",
     part: str = "test",
     workers: int = 0,
+    memory_budget_mb: float = DEFAULT_MAP_BUDGET_MB,
     verify_sha1: bool = True,
 ) -> dict:
     """Score ``split.part(part)`` with the classifier at ``model_path``; write one predictions row per image.
@@ -56,7 +58,7 @@ def evaluate_attribution(
     if rows.empty:
         raise StageError(f"the split has no {part} images; rebuild it with {part}_per_class > 0")
     model = build_from_checkpoint(ckpt, CLASSIFIERS, device)
-    data = StoreImages.from_rows(rows, verify_sha1=verify_sha1)
+    data = StoreImages.from_rows(rows, verify_sha1=verify_sha1, memory_budget_mb=memory_budget_mb)
     res = data.image_shape()[0]
     if res != ckpt["model_args"]["resolution"]:
         raise StageError(

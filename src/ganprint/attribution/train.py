@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ganprint.checkpoint import save_checkpoint
 from ganprint.data.dataset import StoreImages, make_loader
+from ganprint.data.store import DEFAULT_MAP_BUDGET_MB
 from ganprint.errors import StageError
 from ganprint.io import seed_everything
 from ganprint.nets import CLASSIFIERS
@@ -37,6 +38,7 @@ def train_classifier(
     protocol: str = "",
     device: torch.device | str = "cpu",
     workers: int = 0,
+    memory_budget_mb: float = DEFAULT_MAP_BUDGET_MB,
     verify_sha1: bool = True,
 ) -> dict:
     """Train ``method`` on ``split.part("train")``; write a checkpoint carrying the sorted class names.
@@ -49,7 +51,7 @@ def train_classifier(
     rows = split.part("train")
     if rows.empty:
         raise StageError(f"protocol {protocol}: the split has no train images; rebuild it with train_per_class > 0")
-    data = StoreImages.from_rows(rows, verify_sha1=verify_sha1)
+    data = StoreImages.from_rows(rows, verify_sha1=verify_sha1, memory_budget_mb=memory_budget_mb)
     res = data.image_shape()[0]
     model = CLASSIFIERS[method](
         resolution=res, num_classes=len(split.classes), fmap_base=method_cfg.fmap_base, fmap_max=method_cfg.fmap_max

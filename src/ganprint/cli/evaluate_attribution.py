@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=params.evaluate_attribution.batch_size,
             device=pick_device(args.device),
             workers=params.loader.workers,
+            memory_budget_mb=params.loader.memory_budget_mb,
         )
         metrics |= {"protocol": args.protocol, "method": args.method}
         write_json(args.metrics, metrics)

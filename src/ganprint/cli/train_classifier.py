@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             protocol=args.protocol,
             device=pick_device(args.device),
             workers=params.loader.workers,
+            memory_budget_mb=params.loader.memory_budget_mb,
         )
         write_json(args.metrics, metrics)
         write_json(

@@ -25,7 +25,6 @@ from ganprint.fingerprints.train import l2_weight_at, train_fingerprint_autoenco
 
 RES, N_IMAGES = 32, 256
 CFG = TrainFingerprintAutoencoderCfg(
-    datasets=["skimage"],
     bits=16,
     steps=150,
     batch_size=32,
