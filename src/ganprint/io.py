@@ -71,6 +71,8 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # torch.use_deterministic_algorithms() also imports torch._inductor to set its flag: seconds per stage for a
+    # compiler no stage uses yet. Set the ATen flag alone (a stage that compiles sets inductor's own flag).
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.benchmark = False

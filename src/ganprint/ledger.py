@@ -33,16 +33,30 @@ def record(since: float, root: str = ".") -> list[str]:
     """Commit (``dvc commit --force --no-relink``) the stages whose outputs were all written after ``since``.
 
     Returns the addresses recorded; prints one line per stage held back because something upstream is stale.
+    All of it happens under one DVC lock with one write of dvc.lock (a commit per stage re-reads the project).
     """
     import networkx as nx
-    from dvc.repo import Repo
+    from dvc.repo import Repo, locked
 
-    recorded: list[str] = []
+    recorded: list = []
+
+    @locked
+    def commit(repo, stages) -> None:
+        # what `dvc commit --force --no-relink <stage>` does, under one lock and one write per dvc.yaml
+        for st in stages:
+            st.save()
+            st.commit(relink=False)
+        by_file: dict = {}
+        for st in stages:
+            by_file.setdefault(st.dvcfile.path, (st.dvcfile, []))[1].append(st)
+        for dvcfile, group in by_file.values():
+            dvcfile.dump_stages(group, update_pipeline=False)
+
     with Repo(root) as repo:
         graph = repo.index.graph  # edges: stage → the stages it depends on
         ran = {s for s in graph.nodes if _written_since(s, since)}
         if not ran:
-            return recorded
+            return []
         status = repo.status()  # address → what changed, for every stale stage
         stale = {s for s in graph.nodes if s not in ran and s.addressing in status}
         order = list(reversed(list(nx.topological_sort(graph))))  # dependencies first
@@ -58,7 +72,7 @@ def record(since: float, root: str = ".") -> list[str]:
                     "are not current; run them (snakemake or dvc repro) and it will be\n"
                 )
                 continue
-            repo.commit(st.addressing, force=True, relink=False)
             done.add(st)
-            recorded.append(st.addressing)
-    return recorded
+            recorded.append(st)
+        commit(repo, recorded)
+    return [st.addressing for st in recorded]
