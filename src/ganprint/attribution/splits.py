@@ -152,7 +152,8 @@ def write_split(df: pd.DataFrame, path: str | Path) -> None:
 
 @dataclass(frozen=True, eq=False)
 class SplitManifest:
-    """A protocol's split: sorted class names and one row per image (columns :data:`COLUMNS`)."""
+    """A protocol's split: sorted class names and one row per image (columns :data:`COLUMNS`; ``store``,
+    ``label``, ``split`` and ``source`` are categorical, ``key`` and ``sha1`` strings)."""
 
     classes: tuple[str, ...]
     rows: pd.DataFrame
@@ -173,6 +174,8 @@ class SplitManifest:
         if dup.any():
             r = rows[dup].iloc[0]
             raise SplitError(f"{where}: image {r['store']}:{r['key']} is listed twice; rerun build_split")
+        # Repeated values as categories: ~160 instead of ~400 bytes per row (a paper-scale split has 10^5+ rows).
+        rows = rows.astype({c: "category" for c in ("store", "label", "split", "source")})
         return cls(tuple(sorted(set(rows["label"]))), rows)
 
     def __len__(self) -> int:

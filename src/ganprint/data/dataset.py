@@ -45,7 +45,8 @@ class StoreImages(Dataset):
     ):
         if not len(stores) == len(keys) == len(labels) or (sha1 is not None and len(sha1) != len(keys)):
             raise ValueError("stores, keys, labels (and sha1) must have one entry per image")
-        paths, store_idx = np.unique(np.asarray(stores, dtype=str), return_inverse=True)
+        # Store numbers, not a fixed-width array of paths (100-character paths would cost 400 bytes a row).
+        store_idx, paths = pd.factorize(np.asarray(stores, dtype=object), sort=True)
         self.store_paths: tuple[str, ...] = tuple(str(p) for p in paths)
         self._store_idx = store_idx.astype(np.int32)
         self._keys = np.asarray(keys, dtype=str)  # fixed-width unicode array, no per-row Python objects
@@ -54,7 +55,15 @@ class StoreImages(Dataset):
         # corrupt every digest that ends in 0x00.
         self._sha1 = None
         if sha1 is not None:
-            self._sha1 = np.frombuffer(b"".join(bytes.fromhex(h) for h in sha1), dtype=np.uint8).reshape(-1, 20)
+            try:
+                raw = b"".join(bytes.fromhex(h) for h in sha1)
+            except (TypeError, ValueError):
+                raw = b""
+            if len(raw) != 20 * len(sha1):
+                raise StoreError(
+                    "a split manifest row has a malformed sha1 (40 hex digits expected); rerun build_split"
+                )
+            self._sha1 = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 20)
         self.memory_budget_mb = memory_budget_mb
         self._stores: dict[int, ImageStore] = {}
 

@@ -74,6 +74,10 @@ def test_a_wrong_sha1_stops_the_read(stores):
     StoreImages.from_rows(rows, verify_sha1=False)[4]  # the check is optional
     no_digest = StoreImages.from_rows(_rows(stores, with_sha1=False), verify_sha1=False)
     assert no_digest[4][1] == 0
+    rows.loc[5, "sha1"] = "abc"
+    with pytest.raises(StoreError) as e:
+        StoreImages.from_rows(rows)
+    assert str(e.value) == "a split manifest row has a malformed sha1 (40 hex digits expected); rerun build_split"
 
 
 def test_digests_ending_in_a_zero_byte_verify(tmp_path):
