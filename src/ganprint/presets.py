@@ -42,6 +42,8 @@ def render(name: str, root: Path = Path(".")) -> str:
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     directory = root / PRESETS
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}/: no presets folder here; run from the project root or pass --root")
     if name not in names(root):
         raise ConfigError(f"no preset {name!r} in {directory}/; presets: {', '.join(names(root))}")
     data = yaml.load((directory / f"{DEFAULTS}.yaml").read_text(encoding="utf-8"))

@@ -1220,3 +1220,8 @@ def test_preset_files_are_overlays_not_copies():
     for name in ("tiny", "celeba128", "lsun128"):
         data = yaml.safe_load((REPO / f"workflow/presets/{name}.yaml").read_text(encoding="utf-8"))
         assert "make_tables" not in data and "losses" not in data, name
+
+
+def test_a_preset_outside_the_project_says_where_to_run(tmp_path):
+    with pytest.raises(ConfigError, match=r"workflow/presets/: no presets folder here; run from the project root"):
+        presets.render("tiny", tmp_path)
