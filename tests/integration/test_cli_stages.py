@@ -763,7 +763,20 @@ def test_too_few_images_for_a_split_exits_2(chain, fresh, capsys):
 def test_make_tables_without_metrics_exits_2(fresh, capsys):
     assert make_tables.main(_argv("make_tables", {})) == 2
     assert capsys.readouterr().err.endswith(
-        "ganprint make-tables: error: [Errno 2] No such file or directory: "
-        "'results/metrics/evaluate_attribution/closed_set/postpool.json'\n"
+        "ganprint make-tables: error: results/metrics/evaluate_attribution/closed_set/postpool.json: metrics not "
+        "found; run the stage that writes them first (snakemake or dvc repro)\n"
     )
+    assert _files(fresh) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("stage", [train_classifier, evaluate_attribution])
+def test_unknown_protocol(chain, fresh, capsys, stage):
+    name = stage.__name__.rsplit(".", 1)[1]
+    argv = _argv(name, {"protocol": "open_set", "method": "postpool"})
+    argv = [
+        str(chain["root"] / "results/splits/closed_set.csv") if a.startswith("results/splits/") else a for a in argv
+    ]
+    assert stage.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: --protocol 'open_set' is not in attribution.protocols ['closed_set', 'cross_seed']" in err
     assert _files(fresh) == ["params.yaml"]

@@ -14,10 +14,6 @@ from ganprint.errors import StageError  # noqa: F401 - re-exported for the stage
 
 log = logging.getLogger("ganprint")
 
-# --threads of the stage being run: run() sets it, pick_device() hands it on, so the stage CLIs keep calling
-# pick_device(args.device) unchanged.
-_threads: int | None = None
-
 
 def make_parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
     """The parser every stage starts from: ``--params``, ``--device``, ``--log`` and an example in ``--help``."""
@@ -76,9 +72,7 @@ def run(
 
     Exit codes: 0 ok, 2 bad params / bad input / missing data (message on stderr), 130 interrupted.
     """
-    global _threads
     args = parser.parse_args(argv)
-    _threads = getattr(args, "threads", None)  # stages without add_device have no --threads
     setup_logging(args.log)
     try:
         params = load_params(args.params) if needs_params else None
@@ -103,11 +97,11 @@ def resolved_config(params: Params, stage: str, **selectors) -> dict:
     return out
 
 
-def pick_device(name: str):
-    """The stage's device for ``--device name`` (and the running stage's ``--threads``); see ganprint.devices."""
+def pick_device(args: argparse.Namespace):
+    """The stage's device for its ``--device`` and ``--threads`` (see :mod:`ganprint.devices`)."""
     from ganprint.devices import acquire_device
 
-    return acquire_device(name, threads=_threads)
+    return acquire_device(args.device, threads=args.threads)
 
 
 def add_gan_selectors(p: argparse.ArgumentParser) -> None:

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             args.embedded,
             params.detect_fingerprints,
             args.out / "detected_fingerprints.txt",
-            device=pick_device(args.device),
+            device=pick_device(args),
         )
         metrics["variant"] = args.variant
         write_json(args.metrics, metrics)

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             params.embed_fingerprints,
             args.out,
             label=f"{args.dataset}/fingerprinted",
-            device=pick_device(args.device),
+            device=pick_device(args),
         )
         write_json(args.metrics, metrics)
         write_json(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganprint.cli._common import add_device, make_parser, pick_device, run
-from ganprint.cli.train_classifier import check_method
+from ganprint.cli.train_classifier import check_job
 from ganprint.io import write_json
 
 EXAMPLE = """
@@ -30,13 +30,13 @@ def main(argv: list[str] | None = None) -> int:
         from ganprint.attribution.evaluate import evaluate_attribution
         from ganprint.attribution.splits import read_split
 
-        check_method(params, args.method)
+        check_job(params, args.protocol, args.method)
         metrics = evaluate_attribution(
             read_split(args.split),
             args.model,
             args.predictions,
             batch_size=params.evaluate_attribution.batch_size,
-            device=pick_device(args.device),
+            device=pick_device(args),
             workers=params.loader.workers,
             memory_budget_mb=params.loader.memory_budget_mb,
         )

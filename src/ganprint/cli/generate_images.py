@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=cfg.batch_size,
             grid_images=params.prepare_dataset.grid_images,
             label=gan_label(args),
-            device=pick_device(args.device),
+            device=pick_device(args),
         )
         write_json(args.out / "resolved_config.json", resolved_config(params, "generate_images", **gan.selectors()))
 

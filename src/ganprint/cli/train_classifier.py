@@ -14,9 +14,13 @@ ganprint train-classifier --params params.yaml --protocol closed_set --method po
 """
 
 
-def check_method(params, method: str) -> None:
-    if method not in params.attribution.methods:
-        raise StageError(f"--method {method!r} is not in attribution.methods {params.attribution.methods}")
+def check_job(params, protocol: str, method: str) -> None:
+    """``--protocol`` and ``--method`` must be a job of the attribution grid (so their sections exist)."""
+    grid = params.attribution
+    if protocol not in grid.protocols:
+        raise StageError(f"--protocol {protocol!r} is not in attribution.protocols {grid.protocols}")
+    if method not in grid.methods:
+        raise StageError(f"--method {method!r} is not in attribution.methods {grid.methods}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         from ganprint.attribution.splits import read_split
         from ganprint.attribution.train import train_classifier
 
-        check_method(params, args.method)
+        check_job(params, args.protocol, args.method)
         metrics = train_classifier(
             read_split(args.split),
             params.train_classifier,
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out / "model.pt",
             args.out / "stats.jsonl",
             protocol=args.protocol,
-            device=pick_device(args.device),
+            device=pick_device(args),
             workers=params.loader.workers,
             memory_budget_mb=params.loader.memory_budget_mb,
         )

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out / "encoder.pt",
             args.out / "decoder.pt",
             args.out / "stats.jsonl",
-            device=pick_device(args.device),
+            device=pick_device(args),
         )
         write_json(args.metrics, metrics)
         write_json(

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             gan,
             args.out / "G.pt",
             args.out / "stats.jsonl",
-            device=pick_device(args.device),
+            device=pick_device(args),
             extra={"params": resolved_config(params, "train_gan", **gan.selectors())},
         )
         write_json(args.out / "resolved_config.json", resolved_config(params, "train_gan", **gan.selectors()))

@@ -7,9 +7,16 @@ from pathlib import Path
 import pandas as pd
 
 from ganprint.config import Params
+from ganprint.errors import StageError
 from ganprint.io import atomic_path, read_json
 from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE
 from ganprint.report.paper_numbers import ATTRIBUTION, FINGERPRINT_TRANSFER
+
+
+def _metrics(path: Path) -> dict:
+    if not path.is_file():
+        raise StageError(f"{path}: metrics not found; run the stage that writes them first (snakemake or dvc repro)")
+    return read_json(path)
 
 
 def _pct(v: float | None, decimals: int) -> float | None:
@@ -34,7 +41,7 @@ def attribution_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
         )
         res = sorted({params.datasets[x].resolution for x in datasets})
         for method in params.attribution.methods:
-            m = read_json(root / METRICS_ATTRIBUTION.format(protocol=protocol, method=method))
+            m = _metrics(root / METRICS_ATTRIBUTION.format(protocol=protocol, method=method))
             rows.append(
                 {
                     "protocol": protocol,
@@ -58,8 +65,8 @@ def fingerprint_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
     ref = FINGERPRINT_TRANSFER
     rows = []
     for ds in params.autoencoders:
-        ae = read_json(root / METRICS_FP_AE.format(dataset=ds))
-        emb = read_json(root / METRICS_EMBED.format(dataset=ds))
+        ae = _metrics(root / METRICS_FP_AE.format(dataset=ds))
+        emb = _metrics(root / METRICS_EMBED.format(dataset=ds))
         rows.append(
             {
                 "images": f"{ds}: fingerprinted training images",
@@ -73,7 +80,7 @@ def fingerprint_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
             }
         )
     for name, g in params.gan_list.items():
-        m = read_json(root / METRICS_DETECT.format(**g.selectors()))
+        m = _metrics(root / METRICS_DETECT.format(**g.selectors()))
         paper = ref["fingerprinted"] if g.variant == "fingerprinted" else ref["clean"]
         rows.append(
             {

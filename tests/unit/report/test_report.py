@@ -11,6 +11,7 @@ from conftest import tiny_params
 from PIL import Image
 
 from ganprint.config import PAPER_REFERENCES, parse_params
+from ganprint.errors import StageError
 from ganprint.io import write_json
 from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE, TABLE_FILES
 from ganprint.report.figures import grid_image, save_grid
@@ -257,5 +258,5 @@ def test_fingerprint_table_frame(metrics_root):
 
 
 def test_missing_metrics_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="closed_set/postpool.json"):
+    with pytest.raises(StageError, match=r"closed_set/postpool.json: metrics not found; run the stage that writes"):
         make_tables(parse_params(tiny_params()), tmp_path / "t", tmp_path)
