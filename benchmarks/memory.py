@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -40,6 +39,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from _machine import machine, version  # benchmarks/_machine.py (the script's folder is on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "memory.json"
 TASKS = ("train_classifier", "generate_images", "evaluate_attribution")
@@ -149,23 +149,6 @@ def run_measure(task: str, size: str, tmp: Path, res: int) -> dict:
 # -- report ------------------------------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=1000, help="N: images per task at the small size (default 1000)")
@@ -251,11 +234,11 @@ def main(argv: list[str] | None = None) -> int:
             "generate_images": "dcgan z_dim 32 width 16, batch 100",
             "evaluate_attribution": "batch 100, workers 0",
         },
-        "python": platform.python_version(),
-        "torch": _version("torch"),
-        "numpy": _version("numpy"),
-        "lmdb": _version("lmdb"),
-        "machine": f"{platform.system()} {platform.machine()}, {_cpu_model()}, {os.cpu_count()} logical CPUs",
+        "python": platform.pythonversion(),
+        "torch": version("torch"),
+        "numpy": version("numpy"),
+        "lmdb": version("lmdb"),
+        "machine": machine(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "loadavg_1min_before": load_before,
         "loadavg_1min_after": round(os.getloadavg()[0], 2),

@@ -16,7 +16,6 @@ Writes benchmarks/results/prepare.json. Never part of the test pass/fail (DESIGN
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import platform
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import machine, version  # benchmarks/_machine.py (the script's folder is on sys.path)
 from PIL import Image
 
 from ganprint.config import DatasetCfg, PrepareDatasetCfg
@@ -69,28 +69,11 @@ def ganprint(folder: Path, out: Path, workers: int) -> int:
     return rep["written"]
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _loadavg() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)
     except OSError:
         return None
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,11 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": round(ganprint_img_s / baseline_img_s, 3),
         "ganprint_seconds": [round(s, 4) for s in gp_s],
         "baseline_seconds": [round(s, 4) for s in base_s],
-        "python": platform.python_version(),
-        "torch": _version("torch"),
-        "PIL": _version("pillow"),
-        "numpy": _version("numpy"),
-        "machine": f"{platform.system()} {platform.machine()}, {_cpu_model()}, {os.cpu_count()} logical CPUs",
+        "python": platform.pythonversion(),
+        "torch": version("torch"),
+        "PIL": version("pillow"),
+        "numpy": version("numpy"),
+        "machine": machine(),
         # other work on the machine skews both figures: the 1-minute load average before this script started
         "loadavg_1min_before": load_before,
     }
