@@ -118,6 +118,11 @@ class GanGroup(Section):
     variant: GridList(Variant) = ["clean"]
     seed: GridList(Annotated[int, Field(ge=0)])
 
+    def expand(self) -> list[GanCfg]:
+        """The group's GANs, in product order (the one place a group multiplies out)."""
+        product = itertools.product(self.dataset, self.arch, self.loss, self.variant, self.seed)
+        return [GanCfg(dataset=d, arch=a, loss=lo, variant=v, seed=s) for d, a, lo, v, s in product]
+
 
 class GanCfg(Section):
     """One GAN of the grid; its name is ``<dataset>-<arch>-<loss>-<variant>-seed<seed>``."""
@@ -263,20 +268,13 @@ class Params(Section):
     @functools.cached_property
     def gan_list(self) -> dict[str, GanCfg]:
         """Every GAN of the grid by name, groups expanded in declaration order."""
-        out: dict[str, GanCfg] = {}
-        for group in self.gans.values():
-            for d, a, lo, v, s in itertools.product(group.dataset, group.arch, group.loss, group.variant, group.seed):
-                g = GanCfg(dataset=d, arch=a, loss=lo, variant=v, seed=s)
-                out[g.name] = g
-        return out
+        return {g.name: g for group in self.gans.values() for g in group.expand()}
 
     def gan_group(self, gan: str) -> str:
         """The ``gans`` group that declares GAN ``gan`` (it names the DVC stage)."""
-        g = self.gan_list[gan]
         for name, grp in self.gans.items():
-            if g.dataset in grp.dataset and g.arch in grp.arch and g.loss in grp.loss and g.seed in grp.seed:
-                if g.variant in grp.variant:
-                    return name
+            if gan in {g.name for g in grp.expand()}:
+                return name
         raise KeyError(gan)
 
     @functools.cached_property
@@ -324,11 +322,10 @@ def _check_references(p: Params) -> None:
                     f"gans.{group}.dataset: {ds!r} must be listed in autoencoders "
                     "(detect_fingerprints reads every GAN's samples with its dataset's decoder)"
                 )
-        for d, a, lo, v, s in itertools.product(grp.dataset, grp.arch, grp.loss, grp.variant, grp.seed):
-            name = gan_name(d, a, lo, v, s)
-            if name in seen:
-                err(f"gans.{group} and gans.{seen[name]} both declare the GAN {name}; declare it once")
-            seen[name] = group
+        for g in grp.expand():
+            if g.name in seen:
+                err(f"gans.{group} and gans.{seen[g.name]} both declare the GAN {g.name}; declare it once")
+            seen[g.name] = group
     for kind, key, used, section in (
         ("arch", "archs", {g.arch for g in p.gan_list.values()}, p.archs),
         ("loss", "losses", {g.loss for g in p.gan_list.values()}, p.losses),
@@ -461,11 +458,6 @@ def plain(obj: Any) -> Any:
     if isinstance(obj, list):
         return [plain(v) for v in obj]
     return obj
-
-
-def section_dict(params: Params, section: str) -> Any:
-    """The resolved section (a dotted key) as plain data, written beside outputs."""
-    return lookup(params, section)
 
 
 def lookup(params: Params, dotted_key: str) -> Any:

@@ -15,9 +15,6 @@ MANIFEST = "/manifest.csv"
 SAMPLES = "/samples.png"
 RESOLVED = "/resolved_config.json"  # the params a stage used, beside its outputs (a DVC output too)
 DATA_IMAGES = DATA + IMAGES
-DATA_MANIFEST = DATA + MANIFEST
-DATA_SAMPLES = DATA + SAMPLES
-DATA_REPORT = DATA + "/report.json"
 EMBEDDED_FINGERPRINTS = FINGERPRINTED + "/embedded_fingerprints.txt"
 
 # results/: models, samples, splits, metrics, tables ------------------------------------------------------

@@ -12,6 +12,7 @@ DVC gets ``${item.wildcard}`` (matrix stages).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -310,18 +311,16 @@ STAGES: dict[str, Stage] = {
 # ----------------------------------------------------------------------------------------------------------
 # Targets and per-job views shared by the Snakefile (and tests)
 def expand(stage: Stage, params) -> list[dict]:
-    """Every job of ``stage`` under ``params`` as a wildcards dict, in grid order."""
+    """Every job of ``stage`` under ``params`` as a wildcards dict, in grid order (DVC's matrix order)."""
     if stage.grid is None:
         return [{}]
     if stage.grid == "gans":
         return [g.selectors() for g in params.gan_list.values()]
-    if stage.grid == "datasets":
-        return [{"dataset": d} for d in params.datasets]
-    if stage.grid == "autoencoders":
-        return [{"dataset": d} for d in params.autoencoders]
-    if stage.grid == "protocols":
-        return [{"protocol": p} for p in params.attribution.protocols]
-    return [{"protocol": p, "method": m} for p in params.attribution.protocols for m in params.attribution.methods]
+    from ganprint.config import lookup
+
+    keys = GRIDS[stage.grid]  # wildcard → the params list (or mapping: its names) DVC's matrix iterates
+    values = [list(lookup(params, k)) for k in keys.values()]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
 
 
 def all_targets(params) -> list[str]:

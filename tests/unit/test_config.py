@@ -27,7 +27,6 @@ from ganprint.config import (
     lookup,
     parse_params,
     plain,
-    section_dict,
     tracked_values,
 )
 from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
@@ -994,7 +993,7 @@ def test_equal_params_compare_equal():
     assert parse_params(tiny_params()) != _ok(lambda d: d["train_gan"].update(steps=4))
 
 
-# == lookup, tracked_values, plain, section_dict ======================================================================
+# == lookup, tracked_values, plain ====================================================================================
 
 
 def test_lookup():
@@ -1026,7 +1025,7 @@ def test_lookup():
         "paper": "dnadet_cross_seed",
     }
     assert lookup(p, "datasets.skimage.crop_scale") == [0.08, 0.5]
-    assert section_dict(p, "detect_fingerprints") == {"batch_size": 32}
+    assert lookup(p, "detect_fingerprints") == {"batch_size": 32}
     for bad in ("train_gan.stepz", "train_gan.steps.x", "archs.progan", "nope"):
         with pytest.raises(KeyError) as e:
             lookup(p, bad)

@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from ganprint.config import ConfigError, Params, load_params, section_dict
+from ganprint.config import ConfigError, Params, load_params, lookup
 from ganprint.errors import StageError  # noqa: F401 - re-exported for the stage CLIs
 
 log = logging.getLogger("ganprint")
@@ -91,7 +91,7 @@ def resolved_config(params: Params, stage: str, **selectors) -> dict:
     its outputs: exactly what both front-ends track for this job."""
     from ganprint.stages import STAGES
 
-    out = {k.format(**selectors): section_dict(params, k.format(**selectors)) for k in STAGES[stage].params}
+    out = {k.format(**selectors): lookup(params, k.format(**selectors)) for k in STAGES[stage].params}
     if selectors:
         out["selectors"] = selectors
     return out
