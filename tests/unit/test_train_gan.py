@@ -303,3 +303,44 @@ def test_finetune_refuses_a_base_of_another_gan(store, other_store, tmp_path):
     with pytest.raises(StageError, match="not the base"):
         finetune_gan(other_store, CFG, 1, ARCH, _gan(variant="ft-other", seed=0), tmp_path / "base", tmp_path / "ft")
     assert not (tmp_path / "ft").exists()
+
+
+# -- the CLIs ------------------------------------------------------------------------------------------------------
+
+
+def test_train_gan_and_finetune_gan_clis(tmp_path, monkeypatch):
+    from conftest import tiny_params, write_params
+
+    from ganprint.cli import finetune_gan as ft_cli
+    from ganprint.cli import train_gan as train_cli
+
+    monkeypatch.chdir(tmp_path)
+    params = tiny_params()
+    params["gans"]["finetuned"] = {
+        "dataset": ["skimage"],
+        "arch": ["dcgan"],
+        "loss": ["nonsat"],
+        "variant": ["ft-sklearn"],
+        "seed": [0],
+    }
+    params["finetune_gan"] = {"steps": 2}
+    write_params(tmp_path / "params.yaml", params)
+    _store(tmp_path / "data/clean/skimage", res=32)
+    _store(tmp_path / "data/clean/sklearn", seed=3, res=32)
+    sel = ["--dataset", "skimage", "--arch", "dcgan", "--loss", "nonsat", "--seed", "0", "--device", "cpu"]
+    base = tmp_path / "results/models/gan/skimage/dcgan/nonsat/clean/seed0"
+    argv = [*sel, "--variant", "clean", "--data", "data/clean/skimage/images.lmdb", "--out", str(base)]
+    assert train_cli.main(argv) == 0
+    # a fine-tuned variant is refused by train-gan, a trained one by finetune-gan
+    ft_out = tmp_path / "results/models/gan/skimage/dcgan/nonsat/ft-sklearn/seed0"
+    assert train_cli.main([*sel, "--variant", "ft-sklearn", "--data", "x", "--out", str(ft_out)]) == 2
+    base_args = ["--base-model", str(base / "G.pt"), "--base-discriminator", str(base / "D.pt")]
+    assert ft_cli.main([*sel, "--variant", "clean", *base_args, "--out", str(ft_out)]) == 2
+    assert not ft_out.exists()
+    assert ft_cli.main([*sel, "--variant", "ft-sklearn", *base_args, "--out", str(ft_out)]) == 0
+    ck = load_checkpoint(ft_out / "G.pt", "gan_generator")
+    assert ck["steps"] == 2 and ck["finetuned_from"]["gan"]["variant"] == "clean"
+    resolved = json.loads((ft_out / "resolved_config.json").read_text())
+    assert resolved["base"] == "skimage-dcgan-nonsat-clean-seed0"
+    assert resolved["finetune_gan"] == {"steps": 2} and resolved["selectors"]["variant"] == "ft-sklearn"
+    assert [r["step"] for r in _rows(ft_out / "stats.jsonl")] == [1, 2]
