@@ -36,12 +36,17 @@ EMBEDDED_SETS = ("skimage", "sklearn")
 CELEBA_CROPS = ("yu2019", "yu2021")
 RESIZE_FILTERS = ("lanczos", "bicubic", "bilinear", "box", "nearest")
 VARIANTS = ("clean", "fingerprinted")
+# A fine-tuned GAN (cross-finetune protocol, PAPERS §4.4) is the variant ft-<dataset>: the clean GAN of the same
+# dataset/arch/loss/seed, fine-tuned on data/clean/<dataset> by finetune_gan (a GAN like the others downstream).
+FINETUNE_PREFIX = "ft-"
 GAN_ARCHS = tuple(registry.ARCHS)
 GAN_LOSSES = tuple(registry.LOSSES)
 CLASSIFIER_METHODS = tuple(registry.METHODS)
 # Paper results a protocol can be compared with (numbers in ganprint.report.paper_numbers); "" = none.
 PAPER_REFERENCES = ("", "yu2019_table1", "yu2019_table2", "dnadet_cross_seed")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# what the variant wildcard may be (Snakemake's wildcard constraint): a training variant or ft-<dataset>
+VARIANT_PATTERN = "|".join(VARIANTS) + "|" + FINETUNE_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 
 def _name(v: str) -> str:
@@ -72,7 +77,18 @@ Name = Annotated[str, AfterValidator(_name)]
 ArchName = Annotated[str, _one_of(GAN_ARCHS)]
 LossName = Annotated[str, _one_of(GAN_LOSSES)]
 MethodName = Annotated[str, _one_of(CLASSIFIER_METHODS)]
-Variant = Annotated[str, _one_of(VARIANTS)]
+
+
+def _variant(v: str) -> str:
+    if v in VARIANTS or (v.startswith(FINETUNE_PREFIX) and NAME_RE.match(v[len(FINETUNE_PREFIX) :])):
+        return v
+    raise ValueError(
+        f"{v!r} is not allowed; allowed values: {', '.join(VARIANTS)}, or {FINETUNE_PREFIX}<dataset> "
+        "(the clean GAN fine-tuned on that dataset)"
+    )
+
+
+Variant = Annotated[str, AfterValidator(_variant)]
 
 
 def _nonempty_unique(v: list) -> list:
@@ -140,6 +156,16 @@ class GanCfg(Section):
     def selectors(self) -> dict:
         return self.model_dump()
 
+    @property
+    def finetune_dataset(self) -> str | None:
+        """The dataset a fine-tuned GAN (variant ft-<dataset>) is fine-tuned on; None for a trained GAN."""
+        return self.variant[len(FINETUNE_PREFIX) :] if self.variant.startswith(FINETUNE_PREFIX) else None
+
+    @property
+    def base(self) -> GanCfg | None:
+        """The GAN a fine-tuned GAN starts from (the clean GAN of the same dataset/arch/loss/seed); None if trained."""
+        return self.model_copy(update={"variant": "clean"}) if self.finetune_dataset is not None else None
+
 
 def gan_name(dataset: str, arch: str, loss: str, variant: str, seed: int | str) -> str:
     return f"{dataset}-{arch}-{loss}-{variant}-seed{seed}"
@@ -184,10 +210,27 @@ class PrepareDatasetCfg(Section):
     grid_images: int = Field(64, ge=1, le=1024)
 
 
+def _amp(v):
+    if v is False or v == "bf16":
+        return v
+    raise ValueError(f"{v!r} is not allowed; allowed values: false, bf16")
+
+
 class TrainGanCfg(Section):
     steps: int = Field(1500, ge=1)
     batch_size: int = Field(64, ge=1)
     log_every: int = Field(100, ge=1)
+    data_seed: int | None = Field(None, ge=0, description="data-order seed; null = the GAN's training seed")
+    checkpoint_every: int = Field(500, ge=0, description="write <out>/resume.pt every N steps, 0 = never")
+    sample_every: int = Field(500, ge=0, description="write <out>/samples/stepNNNNNN.png every N steps, 0 = never")
+    grid_images: int = Field(16, ge=1, le=1024, description="images in the sample grids")
+    divergence_limit: float = Field(1e6, gt=0.0, description="stop when |loss| exceeds this")
+    amp: Annotated[bool | str, AfterValidator(_amp)] = Field(False, description="false | bf16 (CUDA only)")
+    compile: bool = Field(False, description="torch.compile G and D (CUDA only)")
+
+
+class FinetuneGanCfg(Section):
+    steps: int = Field(500, ge=1, description="G steps of fine-tuning (the other settings come from train_gan)")
 
 
 class GenerateImagesCfg(Section):
@@ -255,6 +298,7 @@ class Params(Section):
     loader: LoaderCfg
     prepare_dataset: PrepareDatasetCfg
     train_gan: TrainGanCfg
+    finetune_gan: FinetuneGanCfg
     generate_images: GenerateImagesCfg
     train_fingerprint_autoencoder: TrainFingerprintAutoencoderCfg
     embed_fingerprints: EmbedFingerprintsCfg
@@ -322,10 +366,31 @@ def _check_references(p: Params) -> None:
                     f"gans.{group}.dataset: {ds!r} must be listed in autoencoders "
                     "(detect_fingerprints reads every GAN's samples with its dataset's decoder)"
                 )
+        finetuned = [v for v in grp.variant if v.startswith(FINETUNE_PREFIX)]
+        if finetuned and len(finetuned) != len(grp.variant):
+            err(
+                f"gans.{group}.variant: lists fine-tuned variants ({', '.join(finetuned)}) beside trained ones; "
+                "declare fine-tuned GANs in a gans group of their own (train_gan and finetune_gan run per group)"
+            )
+        for v in finetuned:
+            if v[len(FINETUNE_PREFIX) :] not in p.datasets:
+                err(f"gans.{group}.variant: {v!r} fine-tunes on an unknown dataset; defined: {defined}")
+        for a in grp.arch:
+            for lo in grp.loss:
+                why = incompatibility(a, lo)
+                if why:
+                    err(f"gans.{group}: {why}; pick a loss that arch supports")
         for g in grp.expand():
             if g.name in seen:
                 err(f"gans.{group} and gans.{seen[g.name]} both declare the GAN {g.name}; declare it once")
             seen[g.name] = group
+    for group, grp in p.gans.items():
+        for g in grp.expand():
+            if g.base is not None and g.base.name not in seen:
+                err(
+                    f"gans.{group}: {g.name} fine-tunes {g.base.name}, which no gans group declares; "
+                    "add it (variant clean) to a gans group"
+                )
     for kind, key, used, section in (
         ("arch", "archs", {g.arch for g in p.gan_list.values()}, p.archs),
         ("loss", "losses", {g.loss for g in p.gan_list.values()}, p.losses),
@@ -367,6 +432,26 @@ def _check_references(p: Params) -> None:
                 f"attribution.protocols: unknown protocol {proto!r}{did_you_mean(proto, p.protocols)}; "
                 f"defined: {', '.join(p.protocols)}"
             )
+
+
+_CAPABILITIES = ("logit", "embedding", "features", "local_features")
+
+
+def incompatibility(arch: str, loss: str) -> str | None:
+    """Why loss ``loss`` cannot train arch ``arch``, or None: a pair works iff the loss's ``needs`` are among
+    what the arch's discriminator ``provides`` (ganprint.registry)."""
+    provides, needs = registry.ARCHS[arch].provides, registry.LOSSES[loss].needs
+    missing = needs - provides
+    if not missing:
+        return None
+
+    def order(xs):
+        return sorted(xs, key=lambda x: (_CAPABILITIES.index(x) if x in _CAPABILITIES else 99, x))
+
+    return (
+        f"loss '{loss}' needs a discriminator that provides {', '.join(repr(m) for m in order(missing))}; "
+        f"arch '{arch}' provides {', '.join(order(provides))}"
+    )
 
 
 def _loc(loc: tuple) -> str:
@@ -452,7 +537,9 @@ def json_schema() -> dict:
 def plain(obj: Any) -> Any:
     """Models → plain data (what DVC's ``params:`` sees for a key)."""
     if isinstance(obj, Section):
-        return {k: plain(getattr(obj, k)) for k in type(obj).model_fields if getattr(obj, k) is not None}
+        # an unwritten arch/loss/method section is None and absent; a null value (train_gan.data_seed) stays
+        optional = isinstance(obj, ArchSections | LossSections | MethodSections)
+        return {k: plain(getattr(obj, k)) for k in type(obj).model_fields if not (optional and getattr(obj, k) is None)}
     if isinstance(obj, dict):
         return {k: plain(v) for k, v in obj.items()}
     if isinstance(obj, list):

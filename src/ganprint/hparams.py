@@ -54,6 +54,50 @@ class NonsatHps(Section):
     """Non-saturating GAN loss (Goodfellow et al. 2014): no hyperparameters."""
 
 
+class HingeHps(Section):
+    """Hinge loss (Lim & Ye 2017; SNGAN, Miyato et al. 2018, PAPERS.md §1.3): no hyperparameters."""
+
+
+class WganGpHps(Section):
+    """WGAN-GP as ProGAN trains it (Gulrajani et al. 2017; Karras et al. 2018, PAPERS.md §1.3)."""
+
+    gp_weight: float = Field(10.0, ge=0.0, description="gradient-penalty weight λ (paper ProGAN: 10)")
+    gp_target: float = Field(1.0, gt=0.0, description="target gradient norm γ; the penalty is λ/γ² (paper ProGAN: 1)")
+    drift: float = Field(0.001, ge=0.0, description="drift penalty ε · D(x)² on real scores (paper ProGAN: 0.001)")
+
+
+class CramerHps(Section):
+    """Cramér GAN critic (Bellemare et al. 2017) as the MMD-GAN code base trains CramerGAN (PAPERS.md §1.3)."""
+
+    gp_weight: float = Field(10.0, ge=0.0, description="gradient-penalty weight (paper CramerGAN: 10)")
+
+
+class MmdHps(Section):
+    """MMD GAN (Bińkowski et al. 2018) with the mix_rq_1dot kernel, as the MMD-GAN code base (PAPERS.md §1.3)."""
+
+    rq_alphas: list[float] = Field(
+        [0.1, 1.0, 10.0], min_length=1, description="rational-quadratic kernel scales α (paper MMDGAN: 0.1, 1, 10)"
+    )
+    dot_weight: float = Field(1.0, ge=0.0, description="weight of the added dot-product kernel (paper mix_rq_1dot: 1)")
+    gp_weight: float = Field(1.0, ge=0.0, description="gradient penalty on the MMD witness (paper MMDGAN: 1)")
+    l2_weight: float = Field(1.0, ge=0.0, description="L2 penalty on the critic's features (paper MMDGAN: 1)")
+
+
+class InfoMaxHps(Section):
+    """InfoMax-GAN (Lee et al. 2021, kwotsin/mimicry, PAPERS.md §4.4): hinge + InfoNCE of local vs global D features."""
+
+    nrkhs: int = Field(1024, ge=1, description="RKHS size the critics project local/global features to (paper: 1024)")
+    d_scale: float = Field(0.2, ge=0.0, description="weight of the InfoMax loss in D's loss (paper β: 0.2)")
+    g_scale: float = Field(0.2, ge=0.0, description="weight of the InfoMax loss in G's loss (paper α: 0.2)")
+
+
+class SSGANHps(Section):
+    """SSGAN (Chen et al. 2019, kwotsin/mimicry, PAPERS.md §4.4): hinge + 4-way rotation prediction on D features."""
+
+    d_scale: float = Field(1.0, ge=0.0, description="ss_loss_scale of D, rotations of real images (paper: 1.0)")
+    g_scale: float = Field(0.2, ge=0.0, description="ss_loss_scale of G, rotations of fake images (paper: 0.2)")
+
+
 # --- attribution methods ------------------------------------------------------------------------------------
 class PostpoolHps(Section):
     """Yu et al. 2019 C_patch, mode postpool (PAPERS.md §1.4)."""

@@ -22,6 +22,11 @@ GAN = "{dataset}/{arch}/{loss}/{variant}/seed{seed}"
 GAN_DIR = "results/models/gan/" + GAN
 GAN_MODEL = GAN_DIR + "/G.pt"
 GAN_STATS = GAN_DIR + "/stats.jsonl"
+GAN_DISCRIMINATOR = GAN_DIR + "/D.pt"
+GAN_CURVES = GAN_DIR + "/loss_curves.csv"  # the DVC plot of the losses (DVC plots read CSV, not JSON lines)
+GAN_GRID = GAN_DIR + SAMPLES  # the final sample grid (samples/stepNNNNNN.png beside it are not outputs)
+# the trained GAN a fine-tuned one (variant ft-<dataset>) starts from: same selectors, variant clean
+GAN_BASE_DIR = "results/models/gan/{dataset}/{arch}/{loss}/clean/seed{seed}"
 SAMPLES_DIR = "results/samples/" + GAN
 SAMPLES_IMAGES = SAMPLES_DIR + IMAGES
 SAMPLES_MANIFEST = SAMPLES_DIR + MANIFEST

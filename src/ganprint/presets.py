@@ -41,6 +41,8 @@ def render(name: str, root: Path = Path(".")) -> str:
     yaml.width = 4096
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
+    # a null value (train_gan.data_seed: null) is written as `null`, as in defaults.yaml, not as an empty value
+    yaml.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     directory = root / PRESETS
     if not directory.is_dir():
         raise ConfigError(f"{directory}/: no presets folder here; run from the project root or pass --root")

@@ -15,7 +15,18 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
+from ganprint.hparams import (
+    CramerHps,
+    DCGANHps,
+    HingeHps,
+    InfoMaxHps,
+    MmdHps,
+    NonsatHps,
+    PostpoolHps,
+    Section,
+    SSGANHps,
+    WganGpHps,
+)
 
 
 @dataclass(frozen=True)
@@ -23,12 +34,15 @@ class Arch:
     generator: str  # "module:Class"
     discriminator: str
     hparams: type[Section]
+    # what the discriminator offers a loss: from {"logit", "embedding", "features", "local_features"}
+    provides: frozenset[str] = frozenset({"logit", "features"})
 
 
 @dataclass(frozen=True)
 class Loss:
-    functions: str  # "module:name" of the (loss_dis, loss_gen) pair
+    cls: str  # "module:Class" of the loss module, built as Class(hps, D) (ganprint.losses)
     hparams: type[Section]
+    needs: frozenset[str] = frozenset({"logit"})  # what it needs from D; compatible iff needs <= arch.provides
 
 
 @dataclass(frozen=True)
@@ -41,7 +55,13 @@ ARCHS: dict[str, Arch] = {
     "dcgan": Arch("ganprint.nets.dcgan:DCGANGenerator", "ganprint.nets.dcgan:DCGANDiscriminator", DCGANHps),
 }
 LOSSES: dict[str, Loss] = {
-    "nonsat": Loss("ganprint.losses:NONSAT", NonsatHps),
+    "nonsat": Loss("ganprint.losses:NonsatLoss", NonsatHps, frozenset({"logit"})),
+    "hinge": Loss("ganprint.losses:HingeLoss", HingeHps, frozenset({"logit"})),
+    "wgangp": Loss("ganprint.losses:WganGpLoss", WganGpHps, frozenset({"logit"})),
+    "cramer": Loss("ganprint.losses:CramerLoss", CramerHps, frozenset({"embedding"})),
+    "mmd": Loss("ganprint.losses:MmdLoss", MmdHps, frozenset({"embedding"})),
+    "infomax": Loss("ganprint.losses:InfoMaxLoss", InfoMaxHps, frozenset({"logit", "features", "local_features"})),
+    "ssgan": Loss("ganprint.losses:SSGANLoss", SSGANHps, frozenset({"logit", "features"})),
 }
 METHODS: dict[str, Method] = {
     "postpool": Method("ganprint.nets.postpool:YuPostpoolClassifier", PostpoolHps),

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ganprint import paths as P
+from ganprint.config import FINETUNE_PREFIX, VARIANTS
 from ganprint.registry import arch_module, method_module
 
 GAN_WILDCARDS = ("dataset", "arch", "loss", "variant", "seed")
@@ -41,12 +42,17 @@ class Stage:
     params: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()  # outputs that are DVC metrics (small JSON, git-tracked, cache: false)
+    plots: tuple[str, ...] = ()  # outputs that are DVC plots (CSV with a 'step' column)
     uncached: tuple[str, ...] = ()  # other outputs kept in git rather than the DVC cache
     # inputs only Snakemake can list (they depend on params values); DVC depends on these folders instead
     dynamic_inputs: Callable | None = None
     dvc_deps: tuple[str, ...] = ()
     gpu: int = 0
     threads: int = 1  # 0 = all cores
+    # grid "gans" only: which GANs it runs for: "all", "trained" (variants clean/fingerprinted) or "finetuned"
+    # (variants ft-<dataset>); Snakemake tells the two GAN-producing rules apart by ``constraints``
+    gans: str = "all"
+    constraints: dict[str, str] = field(default_factory=dict)  # per-rule Snakemake wildcard constraints
 
     @property
     def cli(self) -> str:
@@ -81,6 +87,28 @@ def _gan_args(extra: str) -> str:
 
 def _protocol_manifests(params, wildcards) -> list[str]:
     return [s.replace(P.IMAGES, P.MANIFEST) for s in P.protocol_stores(params, wildcards["protocol"])]
+
+
+def _finetune_data(params, wildcards) -> list[str]:
+    """The store a fine-tuned GAN trains on: data/clean/<dataset of its variant ft-<dataset>>."""
+    return [P.DATA_IMAGES.format(variant="clean", dataset=wildcards["variant"][len(FINETUNE_PREFIX) :])]
+
+
+_GAN_OUTPUTS = {
+    "model": P.GAN_MODEL,
+    "discriminator": P.GAN_DISCRIMINATOR,
+    "stats": P.GAN_STATS,
+    "curves": P.GAN_CURVES,
+    "samples": P.GAN_GRID,
+    "resolved": P.GAN_DIR + P.RESOLVED,
+}
+_GAN_MODULES = (
+    "src/ganprint/train/gan.py",
+    "src/ganprint/train/common.py",
+    arch_module("{arch}"),
+    "src/ganprint/nets/layers.py",  # the layers every family builds on
+    "src/ganprint/losses.py",
+)
 
 
 def _table_inputs(params, wildcards) -> list[str]:
@@ -174,17 +202,38 @@ STAGES: dict[str, Stage] = {
             "gans",
             _gan_args("--data {input.data} --out " + P.GAN_DIR),
             inputs={"data": P.DATA_IMAGES},
-            outputs={"model": P.GAN_MODEL, "stats": P.GAN_STATS, "resolved": P.GAN_DIR + P.RESOLVED},
+            outputs=_GAN_OUTPUTS,
+            plots=("curves",),
             params=("train_gan", "archs.{arch}", "losses.{loss}"),
-            modules=(
-                "src/ganprint/train/gan.py",
-                "src/ganprint/train/common.py",
-                arch_module("{arch}"),
-                "src/ganprint/nets/layers.py",  # the layers every family builds on
-                "src/ganprint/losses.py",
-            ),
+            modules=_GAN_MODULES,
             gpu=1,
             threads=4,
+            gans="trained",
+            constraints={"variant": "|".join(VARIANTS)},
+        ),
+        Stage(
+            "finetune_gan",
+            GAN_WILDCARDS,
+            "gans",
+            _gan_args(
+                "--base-model {input.base_model} --base-discriminator {input.base_discriminator} --out " + P.GAN_DIR
+            ),
+            inputs={
+                "base_model": P.GAN_BASE_DIR + "/G.pt",
+                "base_discriminator": P.GAN_BASE_DIR + "/D.pt",
+            },
+            outputs=_GAN_OUTPUTS,
+            plots=("curves",),
+            params=("finetune_gan", "train_gan", "archs.{arch}", "losses.{loss}"),
+            modules=_GAN_MODULES,
+            # Snakemake lists the store of the variant's dataset; DVC cannot derive it from ft-<dataset>, so it
+            # depends on the folder of clean stores (the CLI finds the store from the variant)
+            dynamic_inputs=_finetune_data,
+            dvc_deps=("data/clean",),
+            gpu=1,
+            threads=4,
+            gans="finetuned",
+            constraints={"variant": FINETUNE_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"},
         ),
         Stage(
             "generate_images",
@@ -315,12 +364,22 @@ def expand(stage: Stage, params) -> list[dict]:
     if stage.grid is None:
         return [{}]
     if stage.grid == "gans":
-        return [g.selectors() for g in params.gan_list.values()]
+        return [g.selectors() for g in params.gan_list.values() if _runs_for(stage, g.variant)]
     from ganprint.config import lookup
 
     keys = GRIDS[stage.grid]  # wildcard → the params list (or mapping: its names) DVC's matrix iterates
     values = [list(lookup(params, k)) for k in keys.values()]
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def _runs_for(stage: Stage, variant: str) -> bool:
+    finetuned = variant.startswith(FINETUNE_PREFIX)
+    return stage.gans == "all" or (stage.gans == "finetuned") == finetuned
+
+
+def gan_groups(stage: Stage, params) -> list[str]:
+    """The ``gans`` groups a per-GAN stage has a DVC definition for (a group is all trained or all fine-tuned)."""
+    return [name for name, grp in params.gans.items() if all(_runs_for(stage, v) for v in grp.variant)]
 
 
 def all_targets(params) -> list[str]:
@@ -367,15 +426,21 @@ def dvc_stage(stage: Stage, matrix: dict | None) -> dict:
     out["params"] = [_dvc_path(k) for k in stage.params]
     # persist: DVC must not delete the previous outputs before the command runs (a failed run would lose them);
     # every stage writes its outputs atomically, so old files stay until new ones are complete.
-    outs, metrics = [], []
+    outs, metrics, plots = [], [], []
     for name, pattern in stage.outputs.items():
-        opts = {"persist": True}
+        opts: dict = {"persist": True}
         if name in stage.metrics or name in stage.uncached:
             opts["cache"] = False
-        (metrics if name in stage.metrics else outs).append({_dvc_path(pattern): opts})
+        if name in stage.plots:
+            opts["x"] = "step"
+        (metrics if name in stage.metrics else plots if name in stage.plots else outs).append(
+            {_dvc_path(pattern): opts}
+        )
     out["outs"] = outs
     if metrics:
         out["metrics"] = metrics
+    if plots:
+        out["plots"] = plots
     return out
 
 
@@ -388,7 +453,7 @@ def render_dvc(params) -> str:
         if st.grid is None:
             stages[st.name] = dvc_stage(st, None)
         elif st.grid == "gans":
-            for group in params.gans:
+            for group in gan_groups(st, params):
                 matrix = {w: f"${{gans.{group}.{w}}}" for w in st.wildcards}
                 stages[f"{st.name}.{group}"] = dvc_stage(st, matrix)
         else:

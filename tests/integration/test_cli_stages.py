@@ -76,6 +76,9 @@ CLASSES = {"closed_set": ["real", "seed0", "seed1"], "cross_seed": ["dcgan", "re
 TRAIN, VAL, TEST = 12, 2, 8
 
 
+GAN_FILES = ("D.pt", "G.pt", "loss_curves.csv", "resolved_config.json", "samples.png", "stats.jsonl")
+
+
 def _argv(stage: str, wildcards: dict) -> list[str]:
     """The declared command of one job (what `dvc repro` runs), as argv for the stage's ``main``."""
     cmd = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(wildcards[m.group(1)]), dvc_command(DECLARED[stage]))
@@ -174,7 +177,7 @@ def _expected_files() -> list[str]:
     out += [f"{fp}/{n}" for n in ("decoder.pt", "encoder.pt", "resolved_config.json", "stats.jsonl")]
     out += [paths.METRICS_FP_AE.format(dataset="skimage"), paths.METRICS_EMBED.format(dataset="skimage")]
     for g in GANS.values():
-        out += [f"{paths.GAN_DIR.format(**g)}/{n}" for n in ("G.pt", "resolved_config.json", "stats.jsonl")]
+        out += [f"{paths.GAN_DIR.format(**g)}/{n}" for n in GAN_FILES]
         out += [
             f"{paths.SAMPLES_DIR.format(**g)}/{n}"
             for n in ("images.lmdb", "manifest.csv", "resolved_config.json", "samples.png")
@@ -277,13 +280,15 @@ def test_train_gan_and_generate_images(chain, name):
     g = GANS[name]
     root = chain["root"]
     gan_dir = root / paths.GAN_DIR.format(**g)
-    assert _listing(gan_dir) == ["G.pt", "resolved_config.json", "stats.jsonl"]
+    assert _listing(gan_dir) == list(GAN_FILES)
     ckpt = load_checkpoint(gan_dir / "G.pt", "gan_generator")
     assert ckpt["gan"] == g and ckpt["model_args"] == {"resolution": 32, "z_dim": 8, "width": 8}
-    resolved = _resolved(chain["params"], "train_gan", **g)
+    seeds = {"seed": g["seed"], "data_seed": g["seed"], "latent_seed": g["seed"]}  # data_seed: null
+    resolved = {**_resolved(chain["params"], "train_gan", **g), "seeds": seeds}
     assert ckpt["params"] == resolved
     assert _json(gan_dir / "resolved_config.json") == resolved
-    assert sorted(resolved) == ["archs.dcgan", "losses.nonsat", "selectors", "train_gan"]
+    assert sorted(resolved) == ["archs.dcgan", "losses.nonsat", "seeds", "selectors", "train_gan"]
+    assert {k: ckpt["seeds"][k] for k in resolved["seeds"]} == resolved["seeds"]
     assert len((gan_dir / "stats.jsonl").read_text().splitlines()) == 3  # log_every 1, 3 steps
     samples = root / paths.SAMPLES_DIR.format(**g)
     assert _listing(samples) == ["images.lmdb", "manifest.csv", "resolved_config.json", "samples.png"]
@@ -467,6 +472,7 @@ def test_ganprint_help_lists_every_command(capsys):
     assert list(STAGES) == [
         "prepare-dataset",
         "train-gan",
+        "finetune-gan",
         "generate-images",
         "train-fingerprint-autoencoder",
         "embed-fingerprints",
@@ -538,6 +544,7 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "    train_fingerprint_autoencoder  1",
         "    embed_fingerprints             1",
         "    train_gan                      3",
+        "    finetune_gan                   0",
         "    generate_images                3",
         "    detect_fingerprints            3",
         "    build_split                    2",
@@ -555,7 +562,8 @@ def test_check_params_refuses_a_bad_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.rstrip("\n").endswith(
         f"ganprint check-params: error: {path}: train_gan: unknown key 'stepz' (did you mean 'steps'?); "
-        "allowed keys: steps, batch_size, log_every"
+        "allowed keys: steps, batch_size, log_every, data_seed, checkpoint_every, sample_every, grid_images, "
+        "divergence_limit, amp, compile"
     )
 
 

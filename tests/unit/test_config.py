@@ -33,10 +33,14 @@ from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
 
 TOP_KEYS = (
     "datasets, gans, autoencoders, protocols, attribution, archs, losses, methods, loader, prepare_dataset, "
-    "train_gan, generate_images, train_fingerprint_autoencoder, embed_fingerprints, detect_fingerprints, "
+    "train_gan, finetune_gan, generate_images, train_fingerprint_autoencoder, embed_fingerprints, detect_fingerprints, "
     "build_split, train_classifier, evaluate_attribution, make_tables"
 )
 NAME_RULE = "use letters, digits, '_', '-', '.' (it becomes part of file paths and stage names)"
+TRAIN_GAN_KEYS = (
+    "steps, batch_size, log_every, data_seed, checkpoint_every, sample_every, grid_images, divergence_limit, amp, "
+    "compile"
+)
 MISSING = "missing key; it must be written in params.yaml (dvc.yaml reads it)"
 GAN_HINT = "(GAN names are <dataset>-<arch>-<loss>-<variant>-seed<seed>; `ganprint check-params` lists them)"
 DEFAULT_GANS = [
@@ -116,7 +120,19 @@ def test_params_yaml_loads_with_the_documented_values():
         "max_skipped_fraction": 0.1,
         "grid_images": 64,
     }
-    assert lookup(p, "train_gan") == {"steps": 1000, "batch_size": 64, "log_every": 100}
+    assert lookup(p, "train_gan") == {
+        "steps": 1000,
+        "batch_size": 64,
+        "log_every": 100,
+        "data_seed": None,
+        "checkpoint_every": 500,
+        "sample_every": 500,
+        "grid_images": 16,
+        "divergence_limit": 1e6,
+        "amp": False,
+        "compile": False,
+    }
+    assert lookup(p, "finetune_gan") == {"steps": 500}
     assert lookup(p, "generate_images") == {"num_images": 1250, "seed": 1000, "batch_size": 250}
     assert lookup(p, "train_fingerprint_autoencoder") == {
         "bits": 32,
@@ -209,7 +225,7 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
         ),
         pytest.param(
             lambda d: d["train_gan"].update(stepz=3),
-            "train_gan: unknown key 'stepz' (did you mean 'steps'?); allowed keys: steps, batch_size, log_every",
+            "train_gan: unknown key 'stepz' (did you mean 'steps'?); allowed keys: " + TRAIN_GAN_KEYS,
             id="section",
         ),
         pytest.param(
@@ -263,7 +279,8 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
         ),
         pytest.param(
             lambda d: d["losses"].update(nonsta={}),
-            "losses: unknown key 'nonsta' (did you mean 'nonsat'?); allowed keys: nonsat",
+            "losses: unknown key 'nonsta' (did you mean 'nonsat'?); allowed keys: "
+            "nonsat, hinge, wgangp, cramer, mmd, infomax, ssgan",
             id="losses-unknown-loss",
         ),
         pytest.param(
@@ -526,8 +543,9 @@ def test_powers_of_two_are_accepted(res):
             id="arch-from-registry",
         ),
         pytest.param(
-            lambda d: d["gans"]["fingerprinted"].update(loss=["nonsat", "hinge"]),
-            "gans.fingerprinted.loss[1]: 'hinge' is not allowed; allowed values: nonsat",
+            lambda d: d["gans"]["fingerprinted"].update(loss=["nonsat", "hinge2"]),
+            "gans.fingerprinted.loss[1]: 'hinge2' is not allowed; allowed values: nonsat, hinge, wgangp, cramer, mmd, "
+            "infomax, ssgan",
             id="loss-from-registry",
         ),
         pytest.param(
@@ -537,7 +555,8 @@ def test_powers_of_two_are_accepted(res):
         ),
         pytest.param(
             lambda d: d["gans"]["seeds"].update(variant=["dirty"]),
-            "gans.seeds.variant[0]: 'dirty' is not allowed; allowed values: clean, fingerprinted",
+            "gans.seeds.variant[0]: 'dirty' is not allowed; allowed values: clean, fingerprinted, or ft-<dataset> "
+            "(the clean GAN fine-tuned on that dataset)",
             id="variant",
         ),
         pytest.param(
@@ -1047,7 +1066,9 @@ def test_tracked_values():
     out = tracked_values(p, ["train_gan", "archs.{arch}", "losses.{loss}"], arch="dcgan", loss="nonsat")
     assert out == (
         '{"archs.dcgan": {"beta1": 0.5, "beta2": 0.999, "lr_d": 0.0002, "lr_g": 0.0002, "width": 8, "z_dim": 8}, '
-        '"losses.nonsat": {}, "train_gan": {"batch_size": 8, "log_every": 1, "steps": 3}}'
+        '"losses.nonsat": {}, "train_gan": {"amp": false, "batch_size": 8, "checkpoint_every": 500, '
+        '"compile": false, "data_seed": null, "divergence_limit": 1000000.0, "grid_images": 16, "log_every": 1, '
+        '"sample_every": 500, "steps": 3}}'
     )
     out = tracked_values(p, ["build_split", "protocols.{protocol}"], protocol="closed_set")
     assert json.loads(out) == {
@@ -1077,8 +1098,16 @@ def test_json_schema():
     assert archs["additionalProperties"] is False
     assert resolve(archs["properties"]["dcgan"]["anyOf"][0])["properties"]["z_dim"]["minimum"] == 1
     assert list(resolve(s["properties"]["methods"])["properties"]) == ["postpool"]
-    assert list(resolve(s["properties"]["losses"])["properties"]) == ["nonsat"]
-    assert sorted(resolve(s["properties"]["train_gan"])["properties"]) == ["batch_size", "log_every", "steps"]
+    assert list(resolve(s["properties"]["losses"])["properties"]) == [
+        "nonsat",
+        "hinge",
+        "wgangp",
+        "cramer",
+        "mmd",
+        "infomax",
+        "ssgan",
+    ]
+    assert sorted(resolve(s["properties"]["train_gan"])["properties"]) == sorted(TRAIN_GAN_KEYS.split(", "))
 
 
 def test_committed_schema_is_current():
@@ -1124,7 +1153,7 @@ def test_errors_from_a_file_name_the_file(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_params(path)
     assert str(e.value) == (
-        f"{path}: train_gan: unknown key 'stepz' (did you mean 'steps'?); allowed keys: steps, batch_size, log_every"
+        f"{path}: train_gan: unknown key 'stepz' (did you mean 'steps'?); allowed keys: " + TRAIN_GAN_KEYS
     )
 
 
@@ -1201,7 +1230,7 @@ def test_render_of_a_preset_with_a_bad_key_names_the_preset_file(preset_root):
         presets.render("bad", preset_root)
     assert str(e.value) == (
         f"{preset_root / 'workflow/presets'}/bad.yaml over defaults.yaml: train_gan: unknown key 'stepz' "
-        "(did you mean 'steps'?); allowed keys: steps, batch_size, log_every"
+        "(did you mean 'steps'?); allowed keys: " + TRAIN_GAN_KEYS
     )
 
 
@@ -1224,3 +1253,112 @@ def test_preset_files_are_overlays_not_copies():
 def test_a_preset_outside_the_project_says_where_to_run(tmp_path):
     with pytest.raises(ConfigError, match=r"workflow/presets/: no presets folder here; run from the project root"):
         presets.render("tiny", tmp_path)
+
+
+# == GAN-zoo: arch × loss compatibility, fine-tuned variants, train_gan keys ===========================================
+
+
+def test_incompatible_arch_and_loss_is_refused_with_the_reason():
+    msg = _error(lambda d: d["gans"]["seeds"].update(loss=["mmd"]) or d["losses"].update(mmd={}))
+    assert msg == (
+        "params.yaml: gans.seeds: loss 'mmd' needs a discriminator that provides 'embedding'; "
+        "arch 'dcgan' provides logit, features; pick a loss that arch supports"
+    )
+    msg = _error(lambda d: d["gans"]["seeds"].update(loss=["infomax"]) or d["losses"].update(infomax={}))
+    assert "loss 'infomax' needs a discriminator that provides 'local_features'; arch 'dcgan'" in msg
+    p = _ok(
+        lambda d: (
+            d["gans"]["seeds"].update(loss=["nonsat", "hinge", "wgangp"])
+            or d["losses"].update(hinge={}, wgangp={"gp_weight": 5.0})
+        )
+    )
+    assert p.losses.wgangp.gp_weight == 5.0 and p.losses.wgangp.drift == 0.001
+
+
+def test_incompatibility_reads_the_registry(monkeypatch):
+    from ganprint import registry
+    from ganprint.config import incompatibility
+
+    assert incompatibility("dcgan", "nonsat") is None
+    assert incompatibility("dcgan", "ssgan") is None  # DCGAN provides pooled features
+    monkeypatch.setitem(
+        registry.ARCHS,
+        "dcgan",
+        registry.ARCHS["dcgan"].__class__(**{**registry.ARCHS["dcgan"].__dict__, "provides": frozenset({"embedding"})}),
+    )
+    assert incompatibility("dcgan", "nonsat") == (
+        "loss 'nonsat' needs a discriminator that provides 'logit'; arch 'dcgan' provides embedding"
+    )
+
+
+def _finetuned(d, variant="ft-sklearn", seeds=(0,)):
+    d["gans"]["finetuned"] = {
+        "dataset": ["skimage"],
+        "arch": ["dcgan"],
+        "loss": ["nonsat"],
+        "variant": [variant],
+        "seed": list(seeds),
+    }
+
+
+def test_finetuned_variant_is_a_gan_like_the_others():
+    p = _ok(_finetuned)
+    g = p.gan_list["skimage-dcgan-nonsat-ft-sklearn-seed0"]
+    assert g.finetune_dataset == "sklearn" and g.base.name == "skimage-dcgan-nonsat-clean-seed0"
+    assert p.gan_list["skimage-dcgan-nonsat-clean-seed0"].base is None
+    assert p.gan_group(g.name) == "finetuned"
+    p = _ok(
+        lambda d: (
+            _finetuned(d)
+            or d["protocols"]["closed_set"]["train"].update(ft=["gan/skimage-dcgan-nonsat-ft-sklearn-seed0"])
+        )
+    )
+    assert p.protocols["closed_set"].train["ft"] == ["gan/skimage-dcgan-nonsat-ft-sklearn-seed0"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda d: _finetuned(d, "ft-imagenet"),
+            "gans.finetuned.variant: 'ft-imagenet' fine-tunes on an unknown dataset; defined: skimage, sklearn",
+            id="unknown-dataset",
+        ),
+        pytest.param(
+            lambda d: _finetuned(d, seeds=(0, 7)),
+            "gans.finetuned: skimage-dcgan-nonsat-ft-sklearn-seed7 fine-tunes skimage-dcgan-nonsat-clean-seed7, "
+            "which no gans group declares; add it (variant clean) to a gans group",
+            id="missing-base",
+        ),
+        pytest.param(
+            lambda d: d["gans"]["seeds"].update(variant=["clean", "ft-sklearn"]),
+            "gans.seeds.variant: lists fine-tuned variants (ft-sklearn) beside trained ones; declare fine-tuned "
+            "GANs in a gans group of their own (train_gan and finetune_gan run per group)",
+            id="mixed-group",
+        ),
+        pytest.param(
+            lambda d: _finetuned(d, "ft-"),
+            "gans.finetuned.variant[0]: 'ft-' is not allowed; allowed values: clean, fingerprinted, or ft-<dataset> "
+            "(the clean GAN fine-tuned on that dataset)",
+            id="empty-ft",
+        ),
+        pytest.param(
+            lambda d: d["train_gan"].update(amp=True),
+            "train_gan.amp: True is not allowed; allowed values: false, bf16",
+            id="amp",
+        ),
+        pytest.param(
+            lambda d: d["train_gan"].update(data_seed=-1),
+            "train_gan.data_seed: -1 is out of range; allowed: ≥ 0",
+            id="data-seed",
+        ),
+    ],
+)
+def test_finetune_and_train_gan_errors(mutate, expected):
+    assert _error(mutate) == f"params.yaml: {expected}"
+
+
+def test_train_gan_new_keys_accept_their_values():
+    p = _ok(lambda d: d["train_gan"].update(data_seed=3, amp="bf16", compile=True, checkpoint_every=0))
+    assert (p.train_gan.data_seed, p.train_gan.amp, p.train_gan.compile) == (3, "bf16", True)
+    assert _ok(lambda d: None).train_gan.data_seed is None

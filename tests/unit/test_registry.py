@@ -31,7 +31,7 @@ def _module_file(ref: str) -> str:
 
 def test_registered_names():
     assert list(registry.ARCHS) == ["dcgan"]
-    assert list(registry.LOSSES) == ["nonsat"]
+    assert list(registry.LOSSES) == ["nonsat", "hinge", "wgangp", "cramer", "mmd", "infomax", "ssgan"]
     assert list(registry.METHODS) == ["postpool"]
     assert registry.ARCHS["dcgan"].hparams is DCGANHps
     assert registry.LOSSES["nonsat"].hparams is NonsatHps
@@ -59,7 +59,7 @@ def test_every_method_has_its_module(method):
 
 @pytest.mark.parametrize("loss", list(registry.LOSSES))
 def test_every_loss_lives_in_losses_py(loss):
-    assert _module_file(registry.LOSSES[loss].functions) == "src/ganprint/losses.py"
+    assert _module_file(registry.LOSSES[loss].cls) == "src/ganprint/losses.py"
 
 
 ENTRIES = {
@@ -94,8 +94,8 @@ def test_network_tables_are_built_from_the_registry():
 def test_loss_table_is_built_from_the_registry():
     assert list(losses.LOSSES) == list(registry.LOSSES)
     for name, entry in registry.LOSSES.items():
-        assert losses.LOSSES[name] is registry.load(entry.functions)
-    assert losses.LOSSES["nonsat"] == (losses.nonsat_loss_dis, losses.nonsat_loss_gen)
+        assert losses.LOSSES[name] is registry.load(entry.cls)
+    assert losses.LOSSES["nonsat"] is losses.NonsatLoss
 
 
 def test_load():

@@ -45,6 +45,7 @@ JOBS = {
     "train_fingerprint_autoencoder": 1,
     "embed_fingerprints": 1,
     "train_gan": 5,
+    "finetune_gan": 0,  # no fine-tuned variant in the demo grid
     "generate_images": 5,
     "detect_fingerprints": 5,
     "build_split": 2,
@@ -57,6 +58,7 @@ PARAMS_KEYS = {
     "train_fingerprint_autoencoder": ["train_fingerprint_autoencoder"],
     "embed_fingerprints": ["embed_fingerprints"],
     "train_gan": ["train_gan", "archs.{arch}", "losses.{loss}"],
+    "finetune_gan": ["finetune_gan", "train_gan", "archs.{arch}", "losses.{loss}"],
     "generate_images": ["generate_images", "prepare_dataset.grid_images"],
     "detect_fingerprints": ["detect_fingerprints"],
     "build_split": ["build_split", "protocols.{protocol}"],
@@ -99,6 +101,7 @@ def test_stage_order_and_cli_names():
     assert list(CLI_STAGES.values()) == [
         "prepare_dataset",
         "train_gan",
+        "finetune_gan",
         "generate_images",
         "train_fingerprint_autoencoder",
         "embed_fingerprints",
@@ -117,6 +120,7 @@ def test_wildcards_and_job_ids():
         "train_fingerprint_autoencoder": ["dataset"],
         "embed_fingerprints": ["dataset"],
         "train_gan": GAN_WILDCARDS,
+        "finetune_gan": GAN_WILDCARDS,
         "generate_images": GAN_WILDCARDS,
         "detect_fingerprints": GAN_WILDCARDS,
         "build_split": ["protocol"],
@@ -347,7 +351,8 @@ def test_dvc_stage_definitions_and_matrices():
     for name, d in dvc.items():
         assert list(d) == [*(["matrix"] if "matrix" in d else []), "cmd", "deps", "params", "outs"] + (
             ["metrics"] if "metrics" in d else []
-        ), name
+        ) + (["plots"] if "plots" in d else []), name
+    assert [n for n, d in dvc.items() if "plots" in d] == ["train_gan.seeds", "train_gan.fingerprinted"]
 
 
 def test_dvc_commands_are_the_declared_ones():
@@ -368,8 +373,13 @@ def test_dvc_outputs_persist_and_metrics_stay_in_git():
             ((path, opts),) = entry.items()
             assert opts == {"persist": True, "cache": False}, (name, path)
             assert path.startswith("results/metrics/")
+        for entry in d.get("plots", []):
+            ((path, opts),) = entry.items()
+            assert opts == {"persist": True, "x": "step"}, (name, path)  # cached by DVC: results/models is ignored
+            assert path.endswith("/loss_curves.csv")
         declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o) for o in st.outputs.values()]
-        assert sorted(next(iter(e)) for e in d["outs"] + d.get("metrics", [])) == sorted(declared), name
+        listed = d["outs"] + d.get("metrics", []) + d.get("plots", [])
+        assert sorted(next(iter(e)) for e in listed) == sorted(declared), name
 
 
 def test_dvc_params_are_the_declared_keys():
@@ -526,3 +536,60 @@ def test_adding_a_method_to_the_defaults_adds_one_classifier_and_one_evaluation_
     data["methods"]["toymethod"] = {}
     jobs = [{"protocol": p, "method": "toymethod"} for p in ("closed_set", "cross_seed")]
     assert _added(before, _jobs_with_toy_method(data)) == {"train_classifier": jobs, "evaluate_attribution": jobs}
+
+
+# == fine-tuned GANs (variant ft-<dataset>): finetune_gan instead of train_gan, the rest as for any GAN ================
+
+
+def _with_finetunes() -> dict:
+    data = _default_data()
+    data["gans"]["finetuned"] = {
+        "dataset": ["skimage"],
+        "arch": ["dcgan"],
+        "loss": ["nonsat"],
+        "variant": ["ft-sklearn"],
+        "seed": [0, 1],
+    }
+    return data
+
+
+def test_finetuned_gans_are_made_by_finetune_gan_and_used_like_the_others():
+    p = parse_params(_with_finetunes())
+    jobs = _jobs(p)
+    ft = [{"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "ft-sklearn", "seed": s} for s in (0, 1)]
+    assert jobs["finetune_gan"] == ft
+    assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 5
+    for stage in ("generate_images", "detect_fingerprints"):
+        assert jobs[stage][-2:] == ft and len(jobs[stage]) == 7
+    # the same output paths as a trained GAN's, so generate_images reads G.pt where it always does
+    assert STAGES["finetune_gan"].outputs == STAGES["train_gan"].outputs
+    targets = all_targets(p)
+    assert "results/models/gan/skimage/dcgan/nonsat/ft-sklearn/seed1/G.pt" in targets
+    assert "results/samples/skimage/dcgan/nonsat/ft-sklearn/seed1/images.lmdb" in targets
+    assert len(targets) == len(set(targets))
+    assert STAGES["finetune_gan"].inputs == {
+        "base_model": "results/models/gan/{dataset}/{arch}/{loss}/clean/seed{seed}/G.pt",
+        "base_discriminator": "results/models/gan/{dataset}/{arch}/{loss}/clean/seed{seed}/D.pt",
+    }
+    assert STAGES["finetune_gan"].dynamic_inputs(p, ft[0]) == ["data/clean/sklearn/images.lmdb"]
+    # Snakemake tells the two rules writing G.pt apart by the variant
+    assert re.fullmatch(STAGES["train_gan"].constraints["variant"], "clean")
+    assert not re.fullmatch(STAGES["train_gan"].constraints["variant"], "ft-sklearn")
+    assert re.fullmatch(STAGES["finetune_gan"].constraints["variant"], "ft-sklearn")
+    assert not re.fullmatch(STAGES["finetune_gan"].constraints["variant"], "clean")
+
+
+def test_dvc_has_finetune_gan_for_finetuned_groups_only():
+    dvc = yaml.safe_load(render_dvc(parse_params(_with_finetunes())))["stages"]
+    gan_stages = [n for n in dvc if "." in n]
+    assert "finetune_gan.finetuned" in gan_stages and "train_gan.finetuned" not in gan_stages
+    assert "finetune_gan.seeds" not in gan_stages and "train_gan.seeds" in gan_stages
+    assert {"generate_images.finetuned", "detect_fingerprints.finetuned"} <= set(gan_stages)
+    d = dvc["finetune_gan.finetuned"]
+    assert d["deps"][-3:] == [
+        "results/models/gan/${item.dataset}/${item.arch}/${item.loss}/clean/seed${item.seed}/G.pt",
+        "results/models/gan/${item.dataset}/${item.arch}/${item.loss}/clean/seed${item.seed}/D.pt",
+        "data/clean",
+    ]
+    assert d["params"] == ["finetune_gan", "train_gan", "archs.${item.arch}", "losses.${item.loss}"]
+    assert d["cmd"].startswith("ganprint finetune-gan --params params.yaml --dataset ${item.dataset}")

@@ -5,7 +5,7 @@ import sys
 import time
 
 from ganprint import registry
-from ganprint.config import VARIANTS, ConfigError, load_params
+from ganprint.config import VARIANT_PATTERN, ConfigError, load_params
 from ganprint.stages import (
     STAGES,
     all_targets,
@@ -33,7 +33,7 @@ wildcard_constraints:
     method="|".join(registry.METHODS),
     arch="|".join(registry.ARCHS),
     loss="|".join(registry.LOSSES),
-    variant="|".join(VARIANTS),
+    variant=VARIANT_PATTERN,
     seed=r"\d+",
 
 

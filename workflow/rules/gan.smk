@@ -1,4 +1,6 @@
-# train_gan and generate_images, once per GAN of params.yaml gans ({dataset}/{arch}/{loss}/{variant}/seed{seed}).
+# train_gan and generate_images, once per GAN of params.yaml gans ({dataset}/{arch}/{loss}/{variant}/seed{seed});
+# finetune_gan instead of train_gan for the fine-tuned variants ft-<dataset> (the two rules write the same paths and
+# are told apart by their variant constraints).
 
 
 rule train_gan:
@@ -7,6 +9,8 @@ rule train_gan:
         **STAGES["train_gan"].inputs,
     output:
         **STAGES["train_gan"].outputs,
+    wildcard_constraints:
+        **STAGES["train_gan"].constraints,
     log:
         STAGES["train_gan"].log,
     benchmark:
@@ -19,6 +23,29 @@ rule train_gan:
         tracked=tracked("train_gan"),
     shell:
         command("train_gan")
+
+
+rule finetune_gan:
+    input:
+        modules("finetune_gan"),
+        **STAGES["finetune_gan"].inputs,
+        stores=dynamic_inputs("finetune_gan"),
+    output:
+        **STAGES["finetune_gan"].outputs,
+    wildcard_constraints:
+        **STAGES["finetune_gan"].constraints,
+    log:
+        STAGES["finetune_gan"].log,
+    benchmark:
+        STAGES["finetune_gan"].benchmark
+    threads: threads("finetune_gan")
+    resources:
+        gpu=STAGES["finetune_gan"].gpu,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked("finetune_gan"),
+    shell:
+        command("finetune_gan")
 
 
 rule generate_images:

@@ -106,12 +106,20 @@ def pick_device(args: argparse.Namespace):
 
 def add_gan_selectors(p: argparse.ArgumentParser) -> None:
     """The GAN selectors (one wildcard each in the workflow): dataset, arch, loss, variant, seed."""
-    from ganprint.config import GAN_ARCHS, GAN_LOSSES, VARIANTS
+    from pydantic import TypeAdapter
+
+    from ganprint.config import GAN_ARCHS, GAN_LOSSES, VARIANTS, Variant
+
+    def variant(v: str) -> str:
+        try:
+            return TypeAdapter(Variant).validate_python(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{v!r}: use {', '.join(VARIANTS)} or ft-<dataset>") from None
 
     p.add_argument("--dataset", required=True, help="dataset name (a key of params.datasets)")
     p.add_argument("--arch", required=True, choices=GAN_ARCHS)
     p.add_argument("--loss", required=True, choices=GAN_LOSSES)
-    p.add_argument("--variant", required=True, choices=VARIANTS)
+    p.add_argument("--variant", required=True, type=variant, help=f"{', '.join(VARIANTS)} or ft-<dataset>")
     p.add_argument("--seed", required=True, type=int, help="training seed")
 
 

@@ -9,6 +9,7 @@ import sys
 STAGES = {
     "prepare-dataset": "prepare_dataset",
     "train-gan": "train_gan",
+    "finetune-gan": "finetune_gan",
     "generate-images": "generate_images",
     "train-fingerprint-autoencoder": "train_fingerprint_autoencoder",
     "embed-fingerprints": "embed_fingerprints",

@@ -13,6 +13,7 @@ from ganprint.cli._common import (
     resolved_config,
     run,
 )
+from ganprint.errors import StageError
 from ganprint.io import write_json
 
 EXAMPLE = """
@@ -26,23 +27,39 @@ def main(argv: list[str] | None = None) -> int:
     add_gan_selectors(p)
     add_device(p)
     p.add_argument("--data", type=Path, required=True, help="training image store (images.lmdb)")
-    p.add_argument("--out", type=Path, required=True, help="output dir: G.pt, stats.jsonl, resolved_config.json")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output dir: G.pt, D.pt, stats.jsonl, loss_curves.csv, samples.png, samples/, resolved_config.json "
+        "(and resume.pt while it runs: a rerun continues from it)",
+    )
 
     def body(args, params):
         from ganprint.train.gan import train_gan
 
         gan = gan_from_args(args, params)
+        if gan.finetune_dataset is not None:
+            raise StageError(f"GAN {gan.name} is a fine-tuned variant; run `ganprint finetune-gan` for it")
         args.out.mkdir(parents=True, exist_ok=True)
+        resolved = resolved_config(params, "train_gan", **gan.selectors())
+        resolved["seeds"] = train_seeds(params.train_gan, gan)
         train_gan(
             args.data,
             params.train_gan,
             params.arch_hparams(gan.arch),
             gan,
-            args.out / "G.pt",
-            args.out / "stats.jsonl",
+            args.out,
+            loss_cfg=params.loss_hparams(gan.loss),
             device=pick_device(args),
-            extra={"params": resolved_config(params, "train_gan", **gan.selectors())},
+            extra={"params": resolved},
         )
-        write_json(args.out / "resolved_config.json", resolved_config(params, "train_gan", **gan.selectors()))
+        write_json(args.out / "resolved_config.json", resolved)
 
     return run(p, argv, body)
+
+
+def train_seeds(cfg, gan) -> dict:
+    """The seeds a GAN trains with (recorded in resolved_config.json; the checkpoints carry the same)."""
+    data_seed = gan.seed if cfg.data_seed is None else cfg.data_seed
+    return {"seed": gan.seed, "data_seed": data_seed, "latent_seed": gan.seed}

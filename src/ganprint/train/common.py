@@ -54,26 +54,73 @@ class EpochSampler:
 
 
 class StatsWriter:
-    """Fixed-width progress lines on the log and a deterministic stats.jsonl (no wall times inside)."""
+    """Fixed-width progress lines on the log and a deterministic stats.jsonl (no wall times inside).
 
-    def __init__(self, path: str | Path | None, total: int, what: str):
-        self.path, self.total, self.what = path, total, what
-        self.rows: list[dict] = []
+    ``stream=False`` (default): stats.jsonl is written atomically on :meth:`close`. ``stream=True``: each row is
+    appended and flushed as it comes, so a killed job keeps its log; ``rows`` given (a resumed run) rewrites the
+    file with those rows first. ``progress=True`` shows a tqdm bar instead of the log lines when stderr is a TTY.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        total: int,
+        what: str,
+        *,
+        stream: bool = False,
+        rows: list[dict] | None = None,
+        progress: bool = False,
+    ):
+        self.path, self.total, self.what, self.stream = path, total, what, stream
+        self.rows: list[dict] = list(rows or [])
         self.t0 = time.perf_counter()
         self.tty = sys.stderr.isatty()
+        self.start = self.rows[-1]["step"] if self.rows else 0
+        self._fh = None
+        if stream and path is not None:
+            with atomic_path(path) as tmp:  # a resumed run keeps exactly the rows of its checkpoint
+                tmp.write_text("".join(_jsonl(r) for r in self.rows), encoding="utf-8")
+            self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._bar = None
+        if progress and self.tty:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=self.start, desc=what, unit="step", dynamic_ncols=True)
 
     def add(self, step: int, **values: float) -> None:
         row = {"step": step, **{k: round(float(v), 6) for k, v in values.items()}}
         self.rows.append(row)
-        rate = step / max(time.perf_counter() - self.t0, 1e-9)
+        if self._fh is not None:
+            self._fh.write(_jsonl(row))
+            self._fh.flush()
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k != "step"}, refresh=False)
+            return
+        rate = (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
         vals = " ".join(f"{k}={v:9.4f}" for k, v in values.items())
         log.info("%s step %7d/%-7d %s  (%.1f steps/s)", self.what, step, self.total, vals, rate)
 
+    def tick(self, step: int) -> None:
+        """Move the progress bar to ``step`` (no-op without a bar)."""
+        if self._bar is not None:
+            self._bar.update(step - self._bar.n)
+
     def close(self) -> None:
-        if self.path is None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            return
+        if self.path is None or self.stream:
             return
         with atomic_path(self.path) as tmp:
-            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in self.rows), encoding="utf-8")
+            tmp.write_text("".join(_jsonl(r) for r in self.rows), encoding="utf-8")
+
+
+def _jsonl(row: dict) -> str:
+    return json.dumps(row, sort_keys=True) + "\n"
 
 
 def check_finite(value: torch.Tensor, what: str, step: int) -> None:
