@@ -24,6 +24,7 @@ TOOLS = {
     "preset": "preset",
     "render-dvc": "render_dvc",
     "schema": "schema",
+    "attribute": "attribute",
 }
 
 
