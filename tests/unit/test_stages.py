@@ -517,7 +517,8 @@ def _jobs_with_toy_method(data: dict) -> dict[str, list[dict]]:
     the registry, sys.modules and the package attribute back (tests/unit/test_registry.py: fresh_config).
     """
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(registry.METHODS, "toymethod", registry.Method("ganprint.attribution.methods.toymethod:ToyMethod", ToyMethodHps))
+        toy = registry.Method("ganprint.attribution.methods.toymethod:ToyMethod", ToyMethodHps)
+        mp.setitem(registry.METHODS, "toymethod", toy)
         mp.setattr(ganprint, "config", sys.modules["ganprint.config"])
         mp.delitem(sys.modules, "ganprint.config")
         cfg = importlib.import_module("ganprint.config")

@@ -189,8 +189,10 @@ class NeuralMethod(AttributionMethod):
         super().__init__(hps, classes, resolution, device)
         self.transform = InputTransform(self.input)
         self.net = self.build_net().to(self.device)
-        self.autocast_dtype: torch.dtype | None = None  # benchmarks: bf16 autocast
+        # the optimised path (benchmarks/attribution.py): bf16 autocast, channels_last, a torch.compile'd net
+        self.autocast_dtype: torch.dtype | None = None
         self.channels_last = False
+        self.compiled: nn.Module | None = None
 
     def build_net(self) -> nn.Module:
         raise NotImplementedError
@@ -214,7 +216,7 @@ class NeuralMethod(AttributionMethod):
         per_epoch = len(train) // train_cfg.batch_size if drop_last else 1
         total = train_cfg.epochs * per_epoch
         stats.total = total
-        net = getattr(self, "compiled", None) or self.net
+        net = self.net if self.compiled is None else self.compiled
         self.net.train()
         loader = train.loader(train_cfg.batch_size, True, train_cfg.seed, drop_last=drop_last)  # one per run
         step, correct, seen = 0, 0, 0
@@ -244,7 +246,7 @@ class NeuralMethod(AttributionMethod):
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         self.net.eval()
-        net = getattr(self, "compiled", None) or self.net
+        net = self.net if self.compiled is None else self.compiled
         return self._forward(net, x.to(self.device))
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
