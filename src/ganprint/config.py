@@ -44,6 +44,9 @@ GAN_LOSSES = tuple(registry.LOSSES)
 CLASSIFIER_METHODS = tuple(registry.METHODS)
 # Paper results a protocol can be compared with (numbers in ganprint.report.paper_numbers); "" = none.
 PAPER_REFERENCES = ("", "yu2019_table1", "yu2019_table2", "dnadet_cross_seed")
+TTA_MODES = ("none", "flips", "rot_flips")  # ganprint.attribution.tta (which imports torch: not imported here)
+TTA_VOTES = ("majority", "mean")
+UNKNOWN_CLASS = "unknown"  # open-set test class (ganprint.attribution.splits.UNKNOWN)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # what the variant wildcard may be (Snakemake's wildcard constraint): a training variant or ft-<dataset>
 VARIANT_PATTERN = "|".join(VARIANTS) + "|" + FINETUNE_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"
@@ -277,6 +280,15 @@ class TrainClassifierCfg(Section):
 
 class EvaluateAttributionCfg(Section):
     batch_size: int = Field(250, ge=1)
+    tta: Annotated[str, _one_of(TTA_MODES)] = Field(
+        "none", description="test-time augmentation: none | flips (4) | rot_flips (the 8 dihedral transforms)"
+    )
+    tta_vote: Annotated[str, _one_of(TTA_VOTES)] = Field(
+        "majority", description="combine the TTA predictions: majority vote of argmaxes (ties: mean score) | mean"
+    )
+    open_set_tpr: float = Field(
+        0.95, gt=0.0, le=1.0, description="open-set rejection threshold: this TPR on the known val images"
+    )
 
 
 class MakeTablesCfg(Section):
@@ -407,10 +419,13 @@ def _check_references(p: Params) -> None:
     for name, proto in p.protocols.items():
         if len(proto.train) < 2:
             err(f"protocols.{name}.train: needs at least two classes, got {list(proto.train)}")
-        if proto.test and set(proto.test) != set(proto.train):
+        if UNKNOWN_CLASS in proto.train:
+            err(f"protocols.{name}.train: {UNKNOWN_CLASS!r} is reserved for open-set test sources; rename the class")
+        if proto.test and set(proto.test) - {UNKNOWN_CLASS} != set(proto.train):
             err(
                 f"protocols.{name}.test: classes {sorted(proto.test)} must be the train classes "
-                f"{sorted(proto.train)} (or leave test empty to test on the train sources)"
+                f"{sorted(proto.train)} (or leave test empty to test on the train sources), plus optionally "
+                f"{UNKNOWN_CLASS!r} for open-set sources absent from training"
             )
         for split in ("train", "test"):
             for cls, sources in getattr(proto, split).items():

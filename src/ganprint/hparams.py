@@ -7,7 +7,7 @@ Pydantic v2 models, frozen, unknown keys refused. They live apart from :mod:`gan
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -108,3 +108,35 @@ class PostpoolHps(Section):
     beta1: float = Field(0.0, ge=0.0, le=1.0, description="Adam beta1 (paper: 0.0)")
     beta2: float = Field(0.99, ge=0.0, le=1.0, description="Adam beta2 (paper: 0.99)")
     hflip: bool = Field(True, description="random horizontal flip while training (paper: true)")
+    input: Literal["pixel", "dct"] = Field(
+        "pixel", description="network input: pixel = RGB in [-1, 1] (paper), dct = Frank et al.'s grey log-DCT"
+    )
+
+
+class GanDCTHps(Section):
+    """Frank et al. 2020 gandct-conv, the simple CNN on the log-DCT spectrum (PAPERS §3.2, §7.1 item 3)."""
+
+    input: Literal["pixel", "dct"] = Field("dct", description="dct = grey log-DCT, standardised (paper); or pixel")
+    lr: float = Field(1e-3, ge=0.0, description="Adam learning rate (paper code: 0.001)")
+    beta1: float = Field(0.9, ge=0.0, le=1.0, description="Adam beta1 (paper code: Keras default 0.9)")
+    beta2: float = Field(0.999, ge=0.0, le=1.0, description="Adam beta2 (paper code: Keras default 0.999)")
+    hflip: bool = Field(False, description="random horizontal flip while training (paper: false)")
+
+
+class KNNHps(Section):
+    """kNN on pixels, Yu et al. 2019 Table 1's baseline (PAPERS §1.7)."""
+
+    k: int = Field(5, ge=1, description="neighbours (paper: not stated)")
+    downscale: int = Field(1, ge=1, description="average-pool the image by this factor first (1 = full pixels)")
+
+
+class PRNUHps(Section):
+    """PRNU-style baseline (Marra et al. 2019; Yu et al. 2019 Table 1, PAPERS §1.7): residual correlation."""
+
+    sigma: float = Field(
+        1.0, gt=0.0, description="std (px) of the Gaussian denoiser; residual = grey - blur (paper: wavelet)"
+    )
+    scores: Literal["softmax", "correlation"] = Field(
+        "softmax", description="softmax(corr / temperature) or the raw normalised correlations"
+    )
+    temperature: float = Field(0.01, gt=0.0, description="softmax temperature over correlations in [-1, 1]")

@@ -6,8 +6,9 @@ Entries name their classes as ``module:Class`` strings so that reading the regis
 (the workflow imports it at parse time).
 
 Convention the workflow relies on: the library module of arch ``a`` is ``src/ganprint/nets/<a>.py`` and of
-method ``m`` is ``src/ganprint/nets/<m>.py``; a job depends on the module of the variant it runs, so editing
-one family's file retrains only that family (tests/unit/test_registry.py checks the files exist).
+method ``m`` is ``src/ganprint/attribution/methods/<m>.py`` (its network, if any, in the ``nets`` module the
+entry names); a job depends on the module of the variant it runs, so editing one family's file retrains only
+that family (tests/unit/test_registry.py checks the files exist).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from dataclasses import dataclass
 from ganprint.hparams import (
     CramerHps,
     DCGANHps,
+    GanDCTHps,
     HingeHps,
     InfoMaxHps,
+    KNNHps,
     MmdHps,
     NonsatHps,
     PostpoolHps,
+    PRNUHps,
     Section,
     SSGANHps,
     WganGpHps,
@@ -47,8 +51,9 @@ class Loss:
 
 @dataclass(frozen=True)
 class Method:
-    classifier: str
+    impl: str  # "ganprint.attribution.methods.<method>:<Class>", an AttributionMethod
     hparams: type[Section]
+    nets: str = ""  # "ganprint.nets.<file>": the network module the impl builds, if any
 
 
 ARCHS: dict[str, Arch] = {
@@ -64,7 +69,10 @@ LOSSES: dict[str, Loss] = {
     "ssgan": Loss("ganprint.losses:SSGANLoss", SSGANHps, frozenset({"logit", "features"})),
 }
 METHODS: dict[str, Method] = {
-    "postpool": Method("ganprint.nets.postpool:YuPostpoolClassifier", PostpoolHps),
+    "postpool": Method("ganprint.attribution.methods.postpool:PostpoolMethod", PostpoolHps, "ganprint.nets.postpool"),
+    "gandct": Method("ganprint.attribution.methods.gandct:GanDCTMethod", GanDCTHps, "ganprint.nets.gandct"),
+    "knn": Method("ganprint.attribution.methods.knn:KNNMethod", KNNHps),
+    "prnu": Method("ganprint.attribution.methods.prnu:PRNUMethod", PRNUHps),
 }
 
 
@@ -72,8 +80,27 @@ def arch_module(arch: str) -> str:
     return f"src/ganprint/nets/{arch}.py"
 
 
+def _file(module: str) -> str:
+    return "src/" + module.replace(".", "/") + ".py"
+
+
 def method_module(method: str) -> str:
-    return f"src/ganprint/nets/{method}.py"
+    """The method's own file, ``src/ganprint/attribution/methods/<method>.py`` (also as a ``{method}`` pattern)."""
+    return f"src/ganprint/attribution/methods/{method}.py"
+
+
+def method_modules(method: str) -> tuple[str, ...]:
+    """Every file a registered method's results depend on: its impl module and the nets module it builds."""
+    entry = METHODS[method]
+    files = [_file(entry.impl.partition(":")[0])]
+    if entry.nets:
+        files.append(_file(entry.nets))
+    return tuple(files)
+
+
+def method_nets_modules() -> tuple[str, ...]:
+    """The nets modules of every registered method, sorted (the attribution stages depend on them all)."""
+    return tuple(sorted({_file(m.nets) for m in METHODS.values() if m.nets}))
 
 
 def load(ref: str):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ganprint import paths as P
 from ganprint.config import FINETUNE_PREFIX, VARIANTS
-from ganprint.registry import arch_module, method_module
+from ganprint.registry import arch_module, method_module, method_nets_modules
 
 GAN_WILDCARDS = ("dataset", "arch", "loss", "variant", "seed")
 # grid → the params keys DVC's matrix iterates ('gans' is per group: gans.<group>.<wildcard>)
@@ -79,6 +79,18 @@ class Stage:
     def command(self) -> str:
         """The shell command in Snakemake's spelling (also what DVC runs, after :func:`to_dvc`)."""
         return f"ganprint {self.cli} --params {{params_file}} {self.args} --log {{log}}"
+
+
+# What every attribution job's method depends on besides its own file: the base class, the input transforms and
+# the network modules of the registered methods. A DVC matrix cannot name a per-method list of files, so the
+# nets modules of all methods are listed (an edit to one network reruns every method's jobs: over-approximate,
+# never stale).
+ATTRIBUTION_METHOD_MODULES = (
+    "src/ganprint/attribution/methods/base.py",
+    "src/ganprint/attribution/inputs.py",
+    *method_nets_modules(),
+    "src/ganprint/nets/layers.py",
+)
 
 
 def _gan_args(extra: str) -> str:
@@ -307,13 +319,13 @@ STAGES: dict[str, Stage] = {
                 "metrics": P.METRICS_CLASSIFIER,
             },
             metrics=("metrics",),
-            params=("train_classifier", "methods.{method}", "loader"),
+            params=("train_classifier", "methods.{method}", "loader", "evaluate_attribution.open_set_tpr"),
             modules=(
                 "src/ganprint/attribution/train.py",
                 "src/ganprint/attribution/splits.py",
                 "src/ganprint/data/dataset.py",
                 method_module("{method}"),
-                "src/ganprint/nets/layers.py",
+                *ATTRIBUTION_METHOD_MODULES,
             ),
             gpu=1,
             threads=4,
@@ -332,6 +344,10 @@ STAGES: dict[str, Stage] = {
                 "src/ganprint/attribution/evaluate.py",
                 "src/ganprint/attribution/splits.py",
                 "src/ganprint/data/dataset.py",
+                method_module("{method}"),
+                *ATTRIBUTION_METHOD_MODULES,
+                "src/ganprint/attribution/tta.py",
+                "src/ganprint/attribution/openset.py",
             ),
             gpu=1,
             threads=4,

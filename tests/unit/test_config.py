@@ -151,7 +151,12 @@ def test_params_yaml_loads_with_the_documented_values():
     assert lookup(p, "detect_fingerprints") == {"batch_size": 256}
     assert lookup(p, "build_split") == {"train_per_class": 1000, "val_per_class": 0, "test_per_class": 250}
     assert lookup(p, "train_classifier") == {"epochs": 8, "batch_size": 32, "seed": 0}
-    assert lookup(p, "evaluate_attribution") == {"batch_size": 250}
+    assert lookup(p, "evaluate_attribution") == {
+        "batch_size": 250,
+        "tta": "none",
+        "tta_vote": "majority",
+        "open_set_tpr": 0.95,
+    }
     assert lookup(p, "make_tables") == {"decimals": 2}
 
 
@@ -290,13 +295,13 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
         ),
         pytest.param(
             lambda d: d["methods"].update(postpol={}),
-            "methods: unknown key 'postpol' (did you mean 'postpool'?); allowed keys: postpool",
+            "methods: unknown key 'postpol' (did you mean 'postpool'?); allowed keys: postpool, gandct, knn, prnu",
             id="methods-unknown-method",
         ),
         pytest.param(
             lambda d: d["methods"]["postpool"].update(hflp=True),
             "methods.postpool: unknown key 'hflp' (did you mean 'hflip'?); "
-            "allowed keys: fmap_base, fmap_max, lr, beta1, beta2, hflip",
+            "allowed keys: fmap_base, fmap_max, lr, beta1, beta2, hflip, input",
             id="methods-postpool",
         ),
     ],
@@ -550,7 +555,7 @@ def test_powers_of_two_are_accepted(res):
         ),
         pytest.param(
             lambda d: d["attribution"].update(methods=["postpool", "dnadet"]),
-            "attribution.methods[1]: 'dnadet' is not allowed; allowed values: postpool",
+            "attribution.methods[1]: 'dnadet' is not allowed; allowed values: postpool, gandct, knn, prnu",
             id="method-from-registry",
         ),
         pytest.param(
@@ -857,13 +862,15 @@ def test_good_names():
         pytest.param(
             lambda d: d["protocols"]["cross_seed"]["test"].update(other=["real/sklearn"]),
             "protocols.cross_seed.test: classes ['dcgan', 'other', 'real'] must be the train classes "
-            "['dcgan', 'real'] (or leave test empty to test on the train sources)",
+            "['dcgan', 'real'] (or leave test empty to test on the train sources), plus optionally 'unknown' for "
+            "open-set sources absent from training",
             id="test-classes-not-train-classes",
         ),
         pytest.param(
             lambda d: d["protocols"]["cross_seed"]["test"].pop("dcgan"),
             "protocols.cross_seed.test: classes ['real'] must be the train classes "
-            "['dcgan', 'real'] (or leave test empty to test on the train sources)",
+            "['dcgan', 'real'] (or leave test empty to test on the train sources), plus optionally 'unknown' for "
+            "open-set sources absent from training",
             id="test-class-missing",
         ),
         pytest.param(
@@ -996,6 +1003,9 @@ def test_every_model_is_frozen():
         "losses",
         "methods",
         "methods.postpool",
+        "methods.gandct",
+        "methods.knn",
+        "methods.prnu",
         *TOP_KEYS.split(", ")[8:],
     ]
     with pytest.raises(ValidationError, match="Instance is frozen"):
@@ -1027,6 +1037,7 @@ def test_lookup():
         "beta1": 0.0,
         "beta2": 0.99,
         "hflip": True,
+        "input": "pixel",
     }
     assert lookup(p, "gans.seeds") == {
         "dataset": ["skimage"],
@@ -1097,7 +1108,7 @@ def test_json_schema():
     assert list(archs["properties"]) == ["dcgan"]
     assert archs["additionalProperties"] is False
     assert resolve(archs["properties"]["dcgan"]["anyOf"][0])["properties"]["z_dim"]["minimum"] == 1
-    assert list(resolve(s["properties"]["methods"])["properties"]) == ["postpool"]
+    assert list(resolve(s["properties"]["methods"])["properties"]) == ["postpool", "gandct", "knn", "prnu"]
     assert list(resolve(s["properties"]["losses"])["properties"]) == [
         "nonsat",
         "hinge",

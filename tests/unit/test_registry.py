@@ -18,7 +18,7 @@ from pydantic import Field
 
 import ganprint
 from ganprint import config, losses, nets, registry
-from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
+from ganprint.hparams import DCGANHps, GanDCTHps, KNNHps, NonsatHps, PostpoolHps, PRNUHps, Section
 
 
 def _module_file(ref: str) -> str:
@@ -32,10 +32,13 @@ def _module_file(ref: str) -> str:
 def test_registered_names():
     assert list(registry.ARCHS) == ["dcgan"]
     assert list(registry.LOSSES) == ["nonsat", "hinge", "wgangp", "cramer", "mmd", "infomax", "ssgan"]
-    assert list(registry.METHODS) == ["postpool"]
+    assert list(registry.METHODS) == ["postpool", "gandct", "knn", "prnu"]
     assert registry.ARCHS["dcgan"].hparams is DCGANHps
     assert registry.LOSSES["nonsat"].hparams is NonsatHps
     assert registry.METHODS["postpool"].hparams is PostpoolHps
+    assert registry.METHODS["gandct"].hparams is GanDCTHps
+    assert registry.METHODS["knn"].hparams is KNNHps
+    assert registry.METHODS["prnu"].hparams is PRNUHps
 
 
 @pytest.mark.parametrize("arch", list(registry.ARCHS))
@@ -52,9 +55,18 @@ def test_every_arch_has_its_module(arch):
 @pytest.mark.parametrize("method", list(registry.METHODS))
 def test_every_method_has_its_module(method):
     path = registry.method_module(method)
-    assert path == f"src/ganprint/nets/{method}.py"
+    assert path == f"src/ganprint/attribution/methods/{method}.py"
     assert (REPO / path).is_file()
-    assert _module_file(registry.METHODS[method].classifier) == path
+    entry = registry.METHODS[method]
+    assert _module_file(entry.impl) == path  # the impl lives in the method's own file
+    files = registry.method_modules(method)
+    assert files[0] == path and all((REPO / f).is_file() for f in files)
+    if entry.nets:
+        assert files[1:] == (_module_file(entry.nets + ":_"),) and entry.nets.startswith("ganprint.nets.")
+        assert files[1] in registry.method_nets_modules()
+    from ganprint.attribution.methods import AttributionMethod
+
+    assert issubclass(registry.load(entry.impl), AttributionMethod)
 
 
 @pytest.mark.parametrize("loss", list(registry.LOSSES))
@@ -80,12 +92,9 @@ def test_every_hyperparameter_model_is_a_strict_frozen_section(entry):
 def test_network_tables_are_built_from_the_registry():
     assert list(nets.GENERATORS) == list(registry.ARCHS)
     assert list(nets.DISCRIMINATORS) == list(registry.ARCHS)
-    assert list(nets.CLASSIFIERS) == list(registry.METHODS)
     for name, entry in registry.ARCHS.items():
         assert nets.GENERATORS[name] is registry.load(entry.generator)
         assert nets.DISCRIMINATORS[name] is registry.load(entry.discriminator)
-    for name, entry in registry.METHODS.items():
-        assert nets.CLASSIFIERS[name] is registry.load(entry.classifier)
     assert nets.GENERATORS == {"dcgan": nets.DCGANGenerator}
     assert nets.DISCRIMINATORS == {"dcgan": nets.DCGANDiscriminator}
     assert nets.CLASSIFIERS == {"postpool": nets.YuPostpoolClassifier}
@@ -142,7 +151,7 @@ class ToyMethodHps(Section):
 
 
 TOY_ARCH = registry.Arch("ganprint.nets.toygan:ToyG", "ganprint.nets.toygan:ToyD", ToyHps)
-TOY_METHOD = registry.Method("ganprint.nets.toymethod:ToyC", ToyMethodHps)
+TOY_METHOD = registry.Method("ganprint.attribution.methods.toymethod:ToyMethod", ToyMethodHps)
 
 
 def fresh_config(mp: pytest.MonkeyPatch, archs=None, methods=None):
@@ -251,7 +260,9 @@ def test_registering_a_method_makes_the_config_accept_it():
     d["methods"]["toymethod"] = {"temperature": 0.5}
     with pytest.raises(config.ConfigError) as e:
         config.parse_params(d)
-    assert str(e.value) == "params.yaml: attribution.methods[1]: 'toymethod' is not allowed; allowed values: postpool"
+    assert str(e.value) == (
+        "params.yaml: attribution.methods[1]: 'toymethod' is not allowed; allowed values: postpool, gandct, knn, prnu"
+    )
     with pytest.MonkeyPatch.context() as mp:
         cfg = fresh_config(mp, methods={"toymethod": TOY_METHOD})
         p = cfg.parse_params(d)
@@ -261,7 +272,7 @@ def test_registering_a_method_makes_the_config_accept_it():
         with pytest.raises(cfg.ConfigError) as e:
             cfg.parse_params(d)
         assert str(e.value).startswith("params.yaml: methods.toymethod: missing section; the grid uses method")
-    assert list(registry.METHODS) == ["postpool"]
+    assert list(registry.METHODS) == ["postpool", "gandct", "knn", "prnu"]
 
 
 def test_the_committed_params_name_only_registered_things():

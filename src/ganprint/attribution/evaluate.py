@@ -1,8 +1,12 @@
-"""Evaluate a trained attributor on a split's test part: accuracy, macro-F1, per-class, confusion.
+"""Evaluate a trained attribution method on a split's test part: accuracy, macro-F1, per-class, confusion, open-set.
 
 Metrics follow the papers' conventions (PAPERS.md §6): attribution accuracy (Yu 2019), accuracy + macro-F1
-(DNA-Det), computed with scikit-learn. Images stream through a DataLoader and predictions are written as they
-come, so memory does not grow with the number of test images.
+(DNA-Det), computed with scikit-learn over the test images of known classes. Test images of the class
+``unknown`` (an open-set protocol: sources absent from training, PAPERS §7b) add the open-set metrics: AUROC
+known vs unknown and the accuracy with rejection at the threshold calibrated on the split's validation part
+(:mod:`ganprint.attribution.openset`). Optional test-time augmentation (:mod:`ganprint.attribution.tta`).
+Images stream through a DataLoader and predictions are written as they come, so memory does not grow with
+the number of test images.
 """
 
 from __future__ import annotations
@@ -14,21 +18,24 @@ import pandas as pd
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from ganprint.checkpoint import build_from_checkpoint, load_checkpoint
-from ganprint.data.dataset import StoreImages, make_loader
+from ganprint.checkpoint import load_checkpoint
 from ganprint.data.store import DEFAULT_MAP_BUDGET_MB
 from ganprint.errors import StageError
 from ganprint.io import atomic_path
-from ganprint.nets import CLASSIFIERS
 from ganprint.train.common import from_uint8
 
+from .methods import StoreTrainData, method_from_checkpoint
+from .openset import UNKNOWN, confidence, open_set_metrics
 from .splits import SplitManifest
+from .train import calibrate_on
+from .tta import tta_scores
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, images: torch.Tensor, device) -> np.ndarray:
-    """Softmax scores (N, K) float32 for a uint8 batch (N, 3, H, W)."""
-    return torch.softmax(model(from_uint8(images, device)), 1).cpu().numpy()
+def predict(method, images: torch.Tensor, device, tta: str = "none", tta_vote: str = "majority"):
+    """A uint8 batch (N, 3, H, W) → (scores (N, K) float32 numpy, predicted (N,) int64 numpy) under ``tta``."""
+    pred, scores = tta_scores(method.scores, from_uint8(images, device), tta, tta_vote)
+    return scores.float().cpu().numpy(), pred.cpu().numpy()
 
 
 def evaluate_attribution(
@@ -42,10 +49,16 @@ def evaluate_attribution(
     workers: int = 0,
     memory_budget_mb: float = DEFAULT_MAP_BUDGET_MB,
     verify_sha1: bool = True,
+    tta: str = "none",
+    tta_vote: str = "majority",
+    open_set_tpr: float = 0.95,
 ) -> dict:
-    """Score ``split.part(part)`` with the classifier at ``model_path``; write one predictions row per image.
+    """Score ``split.part(part)`` with the method at ``model_path``; write one predictions row per image.
 
-    The predictions CSV has ``store,key,source,label,predicted,score_<class>...`` in split-manifest order.
+    The predictions CSV has ``store,key,source,label,predicted,score_<class>...,tta,rejected`` in
+    split-manifest order (``rejected``: below the open-set threshold; False when there is none). The rejection
+    threshold is calibrated at ``open_set_tpr`` on the split's val part with the same TTA; without a val part
+    the checkpoint's calibration (made at training time, no TTA) is used, if any.
     """
     ckpt = load_checkpoint(model_path, "attribution_classifier")
     classes = list(split.classes)
@@ -57,23 +70,33 @@ def evaluate_attribution(
     rows = split.part(part)
     if rows.empty:
         raise StageError(f"the split has no {part} images; rebuild it with {part}_per_class > 0")
-    model = build_from_checkpoint(ckpt, CLASSIFIERS, device)
-    data = StoreImages.from_rows(rows, verify_sha1=verify_sha1, memory_budget_mb=memory_budget_mb)
-    res = data.image_shape()[0]
-    if res != ckpt["model_args"]["resolution"]:
+    load = {"workers": workers, "device": device, "verify_sha1": verify_sha1, "memory_budget_mb": memory_budget_mb}
+    data = StoreTrainData(rows, **load)
+    if data.resolution != ckpt["resolution"]:
         raise StageError(
-            f"{model_path}: trained on {ckpt['model_args']['resolution']} px images, the {part} split's are "
-            f"{res} px; retrain the classifier on this split"
+            f"{model_path}: trained on {ckpt['resolution']} px images, the {part} split's are "
+            f"{data.resolution} px; retrain the classifier on this split"
         )
-    loader = make_loader(data, batch_size, shuffle=False, seed=0, workers=workers, device=device)
+    method = method_from_checkpoint(ckpt, device)
+
+    val_rows = split.part("val")
+    val_rows = val_rows[val_rows["y"] >= 0]
+    if len(val_rows) and part != "val":
+        calibration = calibrate_on(method, StoreTrainData(val_rows, **load), open_set_tpr, batch_size, tta, tta_vote)
+    else:
+        calibration = ckpt.get("calibration")
+    threshold = None if calibration is None else calibration["threshold"]
+
     labels = rows["y"].to_numpy()
     pred = np.empty(len(rows), dtype=np.int64)
+    conf = np.empty(len(rows), dtype=np.float64)
     start = 0
     with atomic_path(out_predictions) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        for images, _ in loader:
-            scores = predict(model, images, device)
+        for images, _ in data.loader(batch_size, False, 0):
+            scores, batch_pred = predict(method, images, device, tta, tta_vote)
             stop = start + len(scores)
-            pred[start:stop] = scores.argmax(1)
+            pred[start:stop] = batch_pred
+            conf[start:stop] = confidence(scores, batch_pred)
             chunk = rows.iloc[start:stop]
             table = pd.DataFrame(
                 {
@@ -81,24 +104,37 @@ def evaluate_attribution(
                     "key": chunk["key"].to_numpy(),
                     "source": chunk["source"].to_numpy(),
                     "label": chunk["label"].to_numpy(),
-                    "predicted": [classes[i] for i in pred[start:stop]],
+                    "predicted": [classes[i] for i in batch_pred],
                 }
             )
             for i, c in enumerate(classes):
                 table[f"score_{c}"] = scores[:, i].round(6)
+            table["tta"] = tta
+            table["rejected"] = False if threshold is None else conf[start:stop] < threshold
             table.to_csv(fh, index=False, header=start == 0, lineterminator="\n")
             start = stop
+
     k = len(classes)
-    cm = confusion_matrix(labels, pred, labels=list(range(k)))
+    known = labels >= 0
+    if not known.any():
+        raise StageError(f"the {part} split has only {UNKNOWN!r} images; an open-set test needs known ones too")
+    y, p = labels[known], pred[known]
+    cm = confusion_matrix(y, p, labels=list(range(k)))
     per_class = {c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else float("nan") for i, c in enumerate(classes)}
-    per_source = pd.Series(labels == pred).groupby(rows["source"].to_numpy(), sort=True).mean()
+    per_source = pd.Series(y == p).groupby(rows["source"].to_numpy()[known], sort=True).mean()
+    open_set = {"calibration": calibration}
+    if (~known).any():
+        open_set |= open_set_metrics(conf, pred, labels, threshold)
     return {
-        "accuracy": float(accuracy_score(labels, pred)),
-        "macro_f1": float(f1_score(labels, pred, average="macro", labels=list(range(k)), zero_division=0)),
+        "accuracy": float(accuracy_score(y, p)),
+        "macro_f1": float(f1_score(y, p, average="macro", labels=list(range(k)), zero_division=0)),
         "chance": 1.0 / k,
         "classes": classes,
         "per_class_accuracy": per_class,
         "per_source_accuracy": {s: float(v) for s, v in per_source.items()},
         "confusion_matrix": cm.tolist(),
-        "test_images": int(len(labels)),
+        "test_images": int(known.sum()),
+        "tta": tta,
+        "tta_vote": tta_vote,
+        "open_set": open_set,
     }

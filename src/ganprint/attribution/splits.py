@@ -25,6 +25,8 @@ from ganprint.errors import StageError
 from ganprint.io import atomic_path
 
 SPLITS = ("train", "val", "test")
+#: Test-class name of an open-set protocol's sources absent from training (PAPERS §7b); label y = -1.
+UNKNOWN = "unknown"
 COLUMNS = ("store", "key", "sha1", "label", "split", "source")
 
 
@@ -82,7 +84,8 @@ def build_split(
         classes: class name → [(source name, store path), ...] for train and val.
         counts: images per class for ``"train"``, ``"val"`` and ``"test"`` (a missing key = 0), split evenly
             over the class's sources.
-        test_classes: the same for test; None = ``classes``. Every test class must be a training class.
+        test_classes: the same for test; None = ``classes``. Every test class must be a training class, or
+            :data:`UNKNOWN` (``"unknown"``: an open-set protocol's sources absent from training).
 
     Rows are ordered by split (train, val, test), class name, source order, key. Raises :class:`SplitError`
     when a source has fewer images than its train + val + test shares, and ``StoreError`` when a store's
@@ -95,12 +98,14 @@ def build_split(
         raise SplitError(f"build_split counts must be >= 0, got {dict(counts)}")
     if not classes:
         raise SplitError("build_split needs at least one class")
+    if UNKNOWN in classes:
+        raise SplitError(f"{UNKNOWN!r} is reserved for the test sources absent from training; rename the class")
     test_classes = classes if test_classes is None else test_classes
-    extra = sorted(set(test_classes) - set(classes))
+    extra = sorted(set(test_classes) - set(classes) - {UNKNOWN})
     if extra:
         raise SplitError(
             f"test classes {extra} are not training classes {sorted(classes)}; a classifier only predicts "
-            "the classes it was trained on"
+            f"the classes it was trained on (name the test sources absent from training {UNKNOWN!r})"
         )
     plans = {s: _plan(test_classes if s == "test" else classes, int(counts.get(s, 0)), s) for s in SPLITS}
 
@@ -153,7 +158,8 @@ def write_split(df: pd.DataFrame, path: str | Path) -> None:
 @dataclass(frozen=True, eq=False)
 class SplitManifest:
     """A protocol's split: sorted class names and one row per image (columns :data:`COLUMNS`; ``store``,
-    ``label``, ``split`` and ``source`` are categorical, ``key`` and ``sha1`` strings)."""
+    ``label``, ``split`` and ``source`` are categorical, ``key`` and ``sha1`` strings). ``classes`` are the
+    known classes: test rows labelled :data:`UNKNOWN` are not one."""
 
     classes: tuple[str, ...]
     rows: pd.DataFrame
@@ -176,18 +182,20 @@ class SplitManifest:
             raise SplitError(f"{where}: image {r['store']}:{r['key']} is listed twice; rerun build_split")
         # Repeated values as categories: ~160 instead of ~400 bytes per row (a paper-scale split has 10^5+ rows).
         rows = rows.astype({c: "category" for c in ("store", "label", "split", "source")})
-        return cls(tuple(sorted(set(rows["label"]))), rows)
+        return cls(tuple(sorted(set(rows["label"]) - {UNKNOWN})), rows)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def part(self, split: str) -> pd.DataFrame:
-        """Rows of ``split`` (train, val or test) in manifest order, plus ``y`` = index of the label in classes."""
+        """Rows of ``split`` (train, val or test) in manifest order, plus ``y`` = index of the label in classes
+        (-1 for :data:`UNKNOWN`)."""
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         df = self.rows[self.rows["split"] == split].reset_index(drop=True)
         index = {c: i for i, c in enumerate(self.classes)}
-        return df.assign(y=df["label"].map(index).astype("int64"))
+        y = df["label"].astype(str).map(index).fillna(-1).astype("int64")
+        return df.assign(y=y)
 
     def stores(self) -> list[str]:
         """Every store the split reads, sorted (the workflow's inputs)."""

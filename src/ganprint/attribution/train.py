@@ -1,8 +1,11 @@
-"""Train an attribution classifier on a split's train part (Yu et al. 2019 §1.4 recipe by default).
+"""Train any registered attribution method on a split's train part (Yu et al. 2019 §1.4 recipe for postpool).
 
-Adam β = (0, 0.99), lr 1e-3, batch 32, random horizontal flip, softmax cross-entropy, inputs in [-1, 1].
-Batches stream from the split's stores through a seeded DataLoader (DESIGN.md, data feeding), so memory does
-not grow with the number of training images.
+The method comes from the registry (:func:`ganprint.attribution.methods.build_method`); ``fit`` streams the
+split's stores batch by batch (DESIGN.md, data feeding), so memory does not grow with the number of training
+images (kNN excepted: it keeps its training vectors by definition). The checkpoint (kind
+``attribution_classifier``) carries ``model_name``, the sorted ``classes``, ``protocol``, ``resolution``, the
+method's ``hparams`` and ``state`` and, when the split has a validation part, the open-set ``calibration``
+(rejection threshold at a target TPR on the validation images, :mod:`ganprint.attribution.openset`).
 """
 
 from __future__ import annotations
@@ -10,21 +13,52 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ganprint.checkpoint import save_checkpoint
-from ganprint.data.dataset import StoreImages, make_loader
+from ganprint.checkpoint import versions
 from ganprint.data.store import DEFAULT_MAP_BUDGET_MB
 from ganprint.errors import StageError
-from ganprint.io import seed_everything
-from ganprint.nets import CLASSIFIERS
-from ganprint.train.common import StatsWriter, check_finite, from_uint8
+from ganprint.io import atomic_path, seed_everything
+from ganprint.train.common import StatsWriter, from_uint8
 
+from .methods import StoreTrainData, build_method
+from .openset import calibrate, confidence
 from .splits import SplitManifest
 
 log = logging.getLogger("ganprint")
+
+
+def save_method(path: str | Path, method, *, model_name: str, protocol: str = "", **extra) -> None:
+    """Write a method's ``attribution_classifier`` checkpoint atomically (tensors and plain python only)."""
+    payload = {
+        "kind": "attribution_classifier",
+        "model_name": model_name,
+        "classes": list(method.classes),
+        "protocol": protocol,
+        "resolution": method.resolution,
+        "hparams": method.hps.model_dump() if hasattr(method.hps, "model_dump") else dict(vars(method.hps)),
+        "state": method.state(),
+        "versions": versions(),
+        **extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+@torch.no_grad()
+def calibrate_on(method, data, tpr: float, batch_size: int, tta: str = "none", tta_vote: str = "majority") -> dict:
+    """Rejection threshold at ``tpr`` on ``data`` (known classes), with the given TTA."""
+    from .tta import tta_scores
+
+    conf = []
+    for images, _ in data.loader(batch_size, False, 0):
+        pred, scores = tta_scores(method.scores, from_uint8(images, method.device), tta, tta_vote)
+        conf.append(confidence(scores.float().cpu().numpy(), pred.cpu().numpy()))
+    import numpy as np
+
+    out = calibrate(np.concatenate(conf), tpr)
+    out |= {"split_part": "val", "tta": tta, "tta_vote": tta_vote}
+    return out
 
 
 def train_classifier(
@@ -40,79 +74,46 @@ def train_classifier(
     workers: int = 0,
     memory_budget_mb: float = DEFAULT_MAP_BUDGET_MB,
     verify_sha1: bool = True,
+    open_set_tpr: float = 0.95,
 ) -> dict:
-    """Train ``method`` on ``split.part("train")``; write a checkpoint carrying the sorted class names.
+    """Fit method ``method`` (hyperparameters ``method_cfg``) on ``split.part("train")``; write its checkpoint.
 
-    ``train_cfg`` has ``epochs, batch_size, seed``; ``method_cfg`` has ``fmap_base, fmap_max, lr, beta1,
-    beta2, hflip``. Same inputs and seed on CPU ⇒ the same checkpoint bytes, whatever ``workers`` is.
-    Returns ``train_images, classes, steps, final_loss, final_train_accuracy``.
+    ``train_cfg`` has ``epochs, batch_size, seed``. Same inputs and seed on CPU ⇒ the same checkpoint bytes,
+    whatever ``workers`` is. With a validation part, the rejection threshold at ``open_set_tpr`` is calibrated
+    on it and stored. Returns ``train_images, classes`` plus what the method's ``fit`` reports (neural
+    methods: ``steps, final_loss, final_train_accuracy``) and ``open_set_calibration`` (None without val).
     """
-    seed_everything(train_cfg.seed)
+    seed_everything(train_cfg.seed)  # the network's initial weights (the loaders and flips have their own seeds)
     rows = split.part("train")
     if rows.empty:
         raise StageError(f"protocol {protocol}: the split has no train images; rebuild it with train_per_class > 0")
-    data = StoreImages.from_rows(rows, verify_sha1=verify_sha1, memory_budget_mb=memory_budget_mb)
-    res = data.image_shape()[0]
-    model = CLASSIFIERS[method](
-        resolution=res, num_classes=len(split.classes), fmap_base=method_cfg.fmap_base, fmap_max=method_cfg.fmap_max
-    ).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=method_cfg.lr, betas=(method_cfg.beta1, method_cfg.beta2), eps=1e-8)
-    rng = np.random.default_rng(train_cfg.seed)  # the flips; the data order has the loader's own generator
-    # Full batches only, as before; a split smaller than one batch trains on one short batch per epoch.
-    loader = make_loader(
-        data,
-        train_cfg.batch_size,
-        shuffle=True,
-        seed=train_cfg.seed,
-        workers=workers,
-        device=device,
-        drop_last=len(data) >= train_cfg.batch_size,
-    )
-    total = train_cfg.epochs * len(loader)
-    stats = StatsWriter(out_stats, total, f"train_classifier {protocol}/{method}")
+    load = {"workers": workers, "device": device, "verify_sha1": verify_sha1, "memory_budget_mb": memory_budget_mb}
+    train = StoreTrainData(rows, **load)
+    val_rows = split.part("val")
+    val_rows = val_rows[val_rows["y"] >= 0]
+    val = StoreTrainData(val_rows, **load) if len(val_rows) else None
+    model = build_method(method, method_cfg, list(split.classes), train.resolution, device)
+    per_epoch = max(len(train) // train_cfg.batch_size, 1)
+    stats = StatsWriter(out_stats, train_cfg.epochs * per_epoch, f"train_classifier {protocol}/{method}")
     log.info(
-        "training %s on %d images of %d classes %s (%d px) for %d steps",
+        "training %s on %d images of %d classes %s (%d px)",
         method,
-        len(data),
+        len(train),
         len(split.classes),
         list(split.classes),
-        res,
-        total,
+        train.resolution,
     )
-    model.train()
-    step, correct, seen = 0, 0, 0
-    for _epoch in range(train_cfg.epochs):
-        for images, labels in loader:
-            x = from_uint8(images, device)
-            if method_cfg.hflip:  # the paper's only augmentation, p = 0.5 per image
-                flip = torch.from_numpy(rng.random(len(labels)) < 0.5).to(device)
-                x = torch.where(flip[:, None, None, None], x.flip(3), x)
-            y = labels.to(device, non_blocking=True)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            check_finite(loss, "train_classifier", step)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
-            if step % 50 == 0 or step == total:
-                stats.add(step, loss=loss.item(), train_acc=correct / seen)
-                correct, seen = 0, 0
+    result = model.fit(train, val, train_cfg, stats)
     stats.close()
-    save_checkpoint(
-        out_model,
-        kind="attribution_classifier",
-        model=model.cpu(),
-        model_name=method,
-        classes=list(split.classes),
-        protocol=protocol,
-    )
+    calibration = None
+    if val is not None:
+        calibration = calibrate_on(model, val, open_set_tpr, train_cfg.batch_size)
+        log.info("open-set threshold %.6f (TPR %.3f on %d val images)", calibration["threshold"],
+                 calibration["tpr_val"], calibration["val_images"])  # fmt: skip
+    save_method(out_model, model, model_name=method, protocol=protocol, calibration=calibration)
     return {
-        "train_images": len(data),
+        "train_images": len(train),
         "classes": list(split.classes),
-        "steps": total,
-        "final_loss": stats.rows[-1]["loss"],
-        "final_train_accuracy": stats.rows[-1]["train_acc"],
+        **result,
+        "open_set_calibration": calibration,
     }

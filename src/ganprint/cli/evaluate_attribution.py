@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             device=pick_device(args),
             workers=params.loader.workers,
             memory_budget_mb=params.loader.memory_budget_mb,
+            tta=params.evaluate_attribution.tta,
+            tta_vote=params.evaluate_attribution.tta_vote,
+            open_set_tpr=params.evaluate_attribution.open_set_tpr,
         )
         metrics |= {"protocol": args.protocol, "method": args.method}
         write_json(args.metrics, metrics)

@@ -25,6 +25,7 @@ TOOLS = {
     "preset": "preset",
     "render-dvc": "render_dvc",
     "schema": "schema",
+    "attribute": "attribute",
 }
 
 

@@ -1,4 +1,4 @@
-"""Train an attribution classifier on the train part of a protocol's split (Yu et al. 2019 postpool by default)."""
+"""Train an attribution method on the train part of a protocol's split (postpool, gandct, knn, prnu, ...)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p = make_parser("train-classifier", __doc__, EXAMPLE)
     add_device(p)
     p.add_argument("--protocol", required=True, help="protocol name (a key of params.protocols)")
-    p.add_argument("--method", required=True, help="classifier method (attribution.methods)")
+    p.add_argument("--method", required=True, help="attribution method (attribution.methods)")
     p.add_argument("--split", type=Path, required=True, help="split manifest (build_split)")
     p.add_argument("--out", type=Path, required=True, help="output dir: model.pt, stats.jsonl, resolved_config.json")
     p.add_argument("--metrics", type=Path, required=True, help="metrics JSON (training loss/accuracy)")
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             device=pick_device(args),
             workers=params.loader.workers,
             memory_budget_mb=params.loader.memory_budget_mb,
+            open_set_tpr=params.evaluate_attribution.open_set_tpr,
         )
         write_json(args.metrics, metrics)
         write_json(

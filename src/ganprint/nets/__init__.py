@@ -5,14 +5,16 @@ from __future__ import annotations
 from torch import nn
 
 from ganprint.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganprint.nets.gandct import GanDCTConv
 from ganprint.nets.postpool import YuPostpoolClassifier
 from ganprint.nets.stegastamp import StegaStampDecoder, StegaStampEncoder
-from ganprint.registry import ARCHS, METHODS, load
+from ganprint.registry import ARCHS, load
 
 # built from ganprint.registry: registering a name there is all it takes
 GENERATORS: dict[str, type[nn.Module]] = {k: load(a.generator) for k, a in ARCHS.items()}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {k: load(a.discriminator) for k, a in ARCHS.items()}
-CLASSIFIERS: dict[str, type[nn.Module]] = {k: load(m.classifier) for k, m in METHODS.items()}
+# the Yu 2019 network (benchmarks/memory.py); the attribution methods: ganprint.attribution.methods
+CLASSIFIERS: dict[str, type[nn.Module]] = {"postpool": YuPostpoolClassifier}
 
 
 def build(registry: dict[str, type[nn.Module]], name: str, **kwargs) -> nn.Module:
@@ -34,6 +36,7 @@ __all__ = [
     "GENERATORS",
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "GanDCTConv",
     "StegaStampDecoder",
     "StegaStampEncoder",
     "YuPostpoolClassifier",

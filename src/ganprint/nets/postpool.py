@@ -20,7 +20,7 @@ _SLOPE = 0.2  # LReLU slope of ProGAN / GANFingerprints
 
 
 class YuPostpoolClassifier(nn.Module):
-    """Image → source logits. Input (N, 3, R, R) in [-1, 1]; output (N, num_classes) logits.
+    """Image → source logits. Input (N, in_channels, R, R): pixels in [-1, 1]; output (N, num_classes) logits.
 
     Args:
         resolution: input side R, a power of two >= 8.
@@ -29,6 +29,7 @@ class YuPostpoolClassifier(nn.Module):
         fmap_max: cap on any layer's width.
         switching_res: convolutions run at resolutions > switching_res; below it (down to 4×4) there is only
             average pooling, which bounds the receptive field (the 'patch' experiment). 4 = the paper default.
+        in_channels: 3 for RGB pixels (the paper); 1 for the grey log-DCT input (ganprint.attribution.inputs).
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class YuPostpoolClassifier(nn.Module):
         fmap_base: int = 1024,
         fmap_max: int = 512,
         switching_res: int = 4,
+        in_channels: int = 3,
     ):
         super().__init__()
         log2_res = check_resolution(resolution, 8)
@@ -51,12 +53,13 @@ class YuPostpoolClassifier(nn.Module):
         self.fmap_base = fmap_base
         self.fmap_max = fmap_max
         self.switching_res = switching_res
+        self.in_channels = in_channels
 
         def nf(stage: int) -> int:
             return min(int(fmap_base / 2.0**stage), fmap_max)
 
         layers: list[nn.Module] = []
-        channels = 3  # no fromRGB: the first conv sees the image itself
+        channels = in_channels  # no fromRGB: the first conv sees the image itself
         for log2_r in range(log2_res, 2, -1):  # R, R/2, ..., 8
             if log2_r > log2_switch:
                 layers += [
@@ -80,6 +83,7 @@ class YuPostpoolClassifier(nn.Module):
             "fmap_base": self.fmap_base,
             "fmap_max": self.fmap_max,
             "switching_res": self.switching_res,
+            "in_channels": self.in_channels,
         }
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

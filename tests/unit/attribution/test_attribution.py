@@ -26,10 +26,11 @@ from ganprint.attribution.train import train_classifier
 from ganprint.checkpoint import load_checkpoint
 from ganprint.data.store import ImageStoreWriter, StoreError, read_manifest
 from ganprint.errors import StageError
+from ganprint.hparams import PostpoolHps
 
 SIZES = {"real": 30, "s0": 24, "s1": 24, "fp0": 24}
 TRAIN = SimpleNamespace(epochs=1, batch_size=4, seed=0)
-METHOD = SimpleNamespace(fmap_base=16, fmap_max=8, lr=1e-3, beta1=0.0, beta2=0.99, hflip=True)
+METHOD = PostpoolHps(fmap_base=16, fmap_max=8, lr=1e-3, beta1=0.0, beta2=0.99, hflip=True)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_test_classes_may_be_fewer_but_not_new(stores):
         build_split(_closed_set(stores), {"train": 2, "test": 2}, {"other": [("gan/s1", stores["s1"])]})
     assert str(e.value) == (
         "test classes ['other'] are not training classes ['real', 'seed0', 'seed1']; a classifier only predicts "
-        "the classes it was trained on"
+        "the classes it was trained on (name the test sources absent from training 'unknown')"
     )
 
 
@@ -276,15 +277,23 @@ def test_train_classifier_writes_checkpoint_with_sorted_classes(trained):
     assert ckpt["classes"] == ["real", "seed0", "seed1"]
     assert ckpt["protocol"] == "closed_set"
     assert ckpt["model_name"] == "postpool"
-    assert ckpt["model_args"] == {
-        "resolution": 32,
-        "num_classes": 3,
-        "fmap_base": 16,
-        "fmap_max": 8,
-        "switching_res": 4,
-    }
+    assert ckpt["resolution"] == 32
+    assert ckpt["hparams"] == METHOD.model_dump() | {"input": "pixel"}
+    assert set(ckpt["state"]) == {"net", "input"} and ckpt["state"]["input"] == {"kind": "pixel"}
+    assert ckpt["state"]["net"]["head.weight"].shape == (3, 8)  # max(nf(1), 3) = 8 features → 3 classes
+    # the split has 2 val images per class: the open-set threshold is calibrated on them (95 % of 6 → 6 accepted)
+    cal = ckpt["calibration"]
+    assert cal["val_images"] == 6 and cal["tpr_val"] == 1.0 and cal["split_part"] == "val"
     m = trained["metrics"]
-    assert set(m) == {"train_images", "classes", "steps", "final_loss", "final_train_accuracy"}
+    assert set(m) == {
+        "train_images",
+        "classes",
+        "steps",
+        "final_loss",
+        "final_train_accuracy",
+        "open_set_calibration",
+    }
+    assert m["open_set_calibration"] == cal
     assert m["train_images"] == 12 and m["classes"] == ["real", "seed0", "seed1"]
     assert m["steps"] == 3  # 1 epoch of 12 images at batch 4
     rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
@@ -318,14 +327,20 @@ def test_evaluate_attribution_real_model(split, trained, tmp_path):
         "per_source_accuracy",
         "confusion_matrix",
         "test_images",
+        "tta",
+        "tta_vote",
+        "open_set",
     }
+    assert m["tta"] == "none" and set(m["open_set"]) == {"calibration"}  # no unknown test images
     assert m["test_images"] == 24 and m["classes"] == ["real", "seed0", "seed1"]
     assert m["chance"] == pytest.approx(1 / 3)
     cm = np.array(m["confusion_matrix"])
     assert cm.shape == (3, 3) and cm.sum(1).tolist() == [8, 8, 8]
     table = pd.read_csv(tmp_path / "pred.csv", dtype={"key": str})
-    cols = ["store", "key", "source", "label", "predicted", "score_real", "score_seed0", "score_seed1"]
-    assert list(table.columns) == cols
+    cols = ["store", "key", "source", "label", "predicted", "score_real", "score_seed0", "score_seed1", "tta"]
+    assert list(table.columns) == [*cols, "rejected"]
+    conf = table[["score_real", "score_seed0", "score_seed1"]].max(axis=1)
+    assert table.rejected.tolist() == (conf < m["open_set"]["calibration"]["threshold"]).tolist()
     test = split.part("test")
     assert table.store.tolist() == test.store.tolist() and table.key.tolist() == test.key.tolist()
     assert table.label.tolist() == test.label.tolist()
@@ -346,13 +361,14 @@ def test_evaluate_attribution_hand_checked(stores, trained, tmp_path, monkeypatc
     pred = [0, 1, 1, 1, 2, 0]
     seen = []
 
-    def fake_predict(model, images, device):
+    def fake_predict(method, images, device, tta, tta_vote):
         assert images.dtype.is_floating_point is False and tuple(images.shape[1:]) == (3, 32, 32)
+        assert (tta, tta_vote) == ("none", "majority")
         start = sum(seen)
         seen.append(len(images))
         scores = np.full((len(images), 3), 0.1, dtype=np.float32)
         scores[np.arange(len(images)), pred[start : start + len(images)]] = 0.8
-        return scores
+        return scores, np.asarray(pred[start : start + len(images)])
 
     monkeypatch.setattr(evaluate_module, "predict", fake_predict)
     m = evaluate_attribution(split, trained["out"] / "model.pt", tmp_path / "pred.csv", batch_size=4)
@@ -366,14 +382,16 @@ def test_evaluate_attribution_hand_checked(stores, trained, tmp_path, monkeypatc
     assert m["per_source_accuracy"] == pytest.approx({"gan/s0": 1.0, "gan/s1": 0.5, "real/skimage": 0.5})
     assert m["chance"] == pytest.approx(1 / 3) and m["test_images"] == 6
     r, s0, s1 = stores["real"], stores["s0"], stores["s1"]
+    # no val part and the checkpoint's calibration used: 0.8 >= its threshold, nothing rejected
+    assert m["open_set"]["calibration"]["threshold"] <= 0.8
     assert (tmp_path / "pred.csv").read_text() == (
-        "store,key,source,label,predicted,score_real,score_seed0,score_seed1\n"
-        f"{r},00000028,real/skimage,real,real,0.8,0.1,0.1\n"
-        f"{r},00000029,real/skimage,real,seed0,0.1,0.8,0.1\n"
-        f"{s0},00000022,gan/s0,seed0,seed0,0.1,0.8,0.1\n"
-        f"{s0},00000023,gan/s0,seed0,seed0,0.1,0.8,0.1\n"
-        f"{s1},00000022,gan/s1,seed1,seed1,0.1,0.1,0.8\n"
-        f"{s1},00000023,gan/s1,seed1,real,0.8,0.1,0.1\n"
+        "store,key,source,label,predicted,score_real,score_seed0,score_seed1,tta,rejected\n"
+        f"{r},00000028,real/skimage,real,real,0.8,0.1,0.1,none,False\n"
+        f"{r},00000029,real/skimage,real,seed0,0.1,0.8,0.1,none,False\n"
+        f"{s0},00000022,gan/s0,seed0,seed0,0.1,0.8,0.1,none,False\n"
+        f"{s0},00000023,gan/s0,seed0,seed0,0.1,0.8,0.1,none,False\n"
+        f"{s1},00000022,gan/s1,seed1,seed1,0.1,0.1,0.8,none,False\n"
+        f"{s1},00000023,gan/s1,seed1,real,0.8,0.1,0.1,none,False\n"
     )
 
 
@@ -403,18 +421,21 @@ def test_a_stale_split_is_detected_by_sha1(split, trained, tmp_path):
 def test_predict_scores_are_softmax(trained):
     import torch
 
-    from ganprint.checkpoint import build_from_checkpoint
-    from ganprint.nets import CLASSIFIERS
+    from ganprint.attribution.methods import method_from_checkpoint
 
-    model = build_from_checkpoint(load_checkpoint(trained["out"] / "model.pt", "attribution_classifier"), CLASSIFIERS)
+    method = method_from_checkpoint(load_checkpoint(trained["out"] / "model.pt", "attribution_classifier"))
     images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8))
-    a = evaluate_module.predict(model, images, "cpu")
+    a, pa = evaluate_module.predict(method, images, "cpu")
     b = np.concatenate(
-        [evaluate_module.predict(model, images[:2], "cpu"), evaluate_module.predict(model, images[2:], "cpu")]
+        [evaluate_module.predict(method, images[:2], "cpu")[0], evaluate_module.predict(method, images[2:], "cpu")[0]]
     )
     assert a.shape == (5, 3) and a.dtype == np.float32
     assert a.sum(1) == pytest.approx(np.ones(5), abs=1e-6)
+    assert pa.tolist() == a.argmax(1).tolist()
     np.testing.assert_allclose(a, b, atol=1e-6)
+    # the softmax of the network's logits on the same [-1, 1] input
+    logits = method.net(images.float() / 127.5 - 1.0)
+    np.testing.assert_allclose(a, torch.softmax(logits, 1).detach().numpy(), atol=1e-6)
 
 
 # -- the classifier learns: two visibly different sources --------------------------------------------------
@@ -445,7 +466,7 @@ def test_classifier_separates_two_visibly_different_sources(tmp_path):
     # 5 epochs (~0.3 s): with seeds 0-5 every test image then gets >= 0.75 on its class; 2 epochs left
     # some seeds at the decision boundary.
     cfg = SimpleNamespace(epochs=5, batch_size=16, seed=0)
-    method = SimpleNamespace(fmap_base=16, fmap_max=16, lr=1e-3, beta1=0.0, beta2=0.99, hflip=True)
+    method = PostpoolHps(fmap_base=16, fmap_max=16, lr=1e-3, beta1=0.0, beta2=0.99, hflip=True)
     metrics = train_classifier(split, cfg, method, "postpool", tmp_path / "model.pt")
     assert metrics["train_images"] == 300 and metrics["steps"] == 5 * (300 // 16)
     m = evaluate_attribution(split, tmp_path / "model.pt", tmp_path / "pred.csv", batch_size=50)

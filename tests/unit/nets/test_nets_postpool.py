@@ -134,7 +134,7 @@ def test_no_normalisation_layers():
 def test_model_args_round_trip():
     c = YuPostpoolClassifier(16, 2, fmap_base=64, fmap_max=32)
     assert c.model_args() == {
-        "resolution": 16, "num_classes": 2, "fmap_base": 64, "fmap_max": 32, "switching_res": 4,
+        "resolution": 16, "num_classes": 2, "fmap_base": 64, "fmap_max": 32, "switching_res": 4, "in_channels": 3,
     }  # fmt: skip
     YuPostpoolClassifier(**c.model_args()).load_state_dict(c.state_dict())
 
