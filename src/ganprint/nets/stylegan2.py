@@ -62,7 +62,7 @@ class ModulatedConv2d(nn.Module):
         super().__init__()
         self.cin, self.cout, self.kernel = cin, cout, kernel
         self.demodulate, self.upsample = demodulate, upsample
-        self.weight = nn.Parameter(torch.randn(1, cout, cin, kernel, kernel))
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
         self.scale = 1.0 / math.sqrt(cin * kernel * kernel)
         self.affine = EqualizedLinear(w_dim, cin, gain=1.0)
         nn.init.ones_(self.affine.bias)  # styles start at 1
@@ -72,7 +72,7 @@ class ModulatedConv2d(nn.Module):
         # the shared weight, scale the output by the demodulation coefficients; equal to convolving each image
         # with its own modulated weight, and a plain conv (fast on CPU, no grouped conv)
         s = self.affine(w)  # (N, cin)
-        weight = self.scale * self.weight[0]  # (cout, cin, k, k)
+        weight = self.scale * self.weight  # (cout, cin, k, k)
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         out = F.conv2d(x * s[:, :, None, None], weight, padding=self.kernel // 2)
