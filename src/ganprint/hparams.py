@@ -7,9 +7,9 @@ Pydantic v2 models, frozen, unknown keys refused. They live apart from :mod:`gan
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def did_you_mean(key: str, allowed) -> str:
@@ -38,7 +38,26 @@ class Section(BaseModel):
 
 
 # --- architectures (one section per registered arch: how it trains) ----------------------------------------
-class DCGANHps(Section):
+class GANArchSection(Section):
+    """What every arch section offers the training loop: the keyword arguments of its G and D.
+
+    Every arch section has the fields ``z_dim, width, lr_g, lr_d, beta1, beta2, n_dis, ema`` (GAN-zoo contract);
+    the family's own fields named in ``G_KEYS`` / ``D_KEYS`` are passed to the networks under the same names.
+    """
+
+    G_KEYS: ClassVar[tuple[str, ...]] = ("z_dim", "width")
+    D_KEYS: ClassVar[tuple[str, ...]] = ("width",)
+
+    def generator_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the generator after ``resolution``: ``G(resolution=R, **hps.generator_kwargs())``."""
+        return {k: getattr(self, k) for k in self.G_KEYS}
+
+    def discriminator_kwargs(self, loss: str | None = None) -> dict[str, Any]:
+        """Keyword arguments of the discriminator after ``resolution`` (``loss``: the GAN's loss name, if known)."""
+        return {k: getattr(self, k) for k in self.D_KEYS}
+
+
+class DCGANHps(GANArchSection):
     """DCGAN (Radford et al. 2016), the skeleton's stand-in for the papers' GANs (PAPERS.md §7.1)."""
 
     z_dim: int = Field(64, ge=1, description="latent size (paper ProGAN: 512, SNGAN: 128)")
@@ -47,6 +66,116 @@ class DCGANHps(Section):
     lr_d: float = Field(2e-4, ge=0.0, description="Adam learning rate of D (DCGAN: 2e-4)")
     beta1: float = Field(0.5, ge=0.0, le=1.0, description="Adam beta1 (DCGAN: 0.5)")
     beta2: float = Field(0.999, ge=0.0, le=1.0, description="Adam beta2 (DCGAN: 0.999)")
+    n_dis: int = Field(1, ge=1, description="D steps per G step (DCGAN: 1)")
+    ema: float = Field(0.0, ge=0.0, lt=1.0, description="EMA decay of G's weights, 0 = off (DCGAN: off)")
+
+
+class ProGANHps(GANArchSection):
+    """ProGAN (Karras et al. 2018, ``G_paper``/``D_paper``; PAPERS.md §1.3), progressive growing from 4 px.
+
+    Paper schedule: 600 kimg stable at 4 px, then per new side 600 kimg fade-in + 600 kimg stable; here the
+    phases are scaled to ``train_gan.steps`` (``fade_fraction`` of each new side's phase fades in).
+    """
+
+    G_KEYS: ClassVar[tuple[str, ...]] = ("z_dim", "width", "fmap_base", "start_resolution", "fade_fraction")
+    D_KEYS: ClassVar[tuple[str, ...]] = ("width", "fmap_base", "start_resolution", "fade_fraction", "mbstd_group")
+
+    z_dim: int = Field(128, ge=1, description="latent size, normalised by pixel norm (paper: 512)")
+    width: int = Field(48, ge=4, description="fmap_max, the channel cap of G and D (paper: 512)")
+    lr_g: float = Field(1e-3, ge=0.0, description="Adam learning rate of G (paper: 1e-3 up to 64 px, 1.5e-3 at 128)")
+    lr_d: float = Field(1e-3, ge=0.0, description="Adam learning rate of D (paper: 1e-3 up to 64 px, 1.5e-3 at 128)")
+    beta1: float = Field(0.0, ge=0.0, le=1.0, description="Adam beta1 (paper: 0)")
+    beta2: float = Field(0.99, ge=0.0, le=1.0, description="Adam beta2 (paper: 0.99)")
+    n_dis: int = Field(1, ge=1, description="D steps per G step (paper: 1)")
+    ema: float = Field(0.999, ge=0.0, lt=1.0, description="EMA decay of G's weights, 0 = off (paper: 0.999)")
+    fmap_base: int = Field(256, ge=4, description="widths min(fmap_base / 2^s, width) (paper: 8192)")
+    start_resolution: int = Field(4, ge=4, description="side of the first stage, a power of two (paper: 4)")
+    fade_fraction: float = Field(
+        0.5, ge=0.0, lt=1.0, description="share of each new side's phase spent fading in (paper: 0.5, 600k of 1200k)"
+    )
+    mbstd_group: int = Field(4, ge=1, description="minibatch-stddev group size of D (paper: 4)")
+
+    @field_validator("start_resolution")
+    @classmethod
+    def _power_of_two(cls, v: int) -> int:
+        if v & (v - 1):
+            raise ValueError(f"{v} must be a power of two (4, 8, 16, …) no larger than the data's side")
+        return v
+
+
+class SNGANHps(GANArchSection):
+    """SNGAN ResNet G + SN-ResNet D (Miyato et al. 2018, pfnet-research/sngan_projection; PAPERS.md §1.3)."""
+
+    G_KEYS: ClassVar[tuple[str, ...]] = ("z_dim", "width", "upsample")
+
+    z_dim: int = Field(128, ge=1, description="latent size (paper: 128)")
+    width: int = Field(16, ge=4, description="ch: the map at side r has ch * min(16, R/r) channels (paper: 64)")
+    lr_g: float = Field(2e-4, ge=0.0, description="Adam learning rate of G (paper: 2e-4)")
+    lr_d: float = Field(2e-4, ge=0.0, description="Adam learning rate of D (paper: 2e-4)")
+    beta1: float = Field(0.0, ge=0.0, le=1.0, description="Adam beta1 (paper: 0)")
+    beta2: float = Field(0.9, ge=0.0, le=1.0, description="Adam beta2 (paper: 0.9)")
+    n_dis: int = Field(5, ge=1, description="D steps per G step (paper: 5)")
+    ema: float = Field(0.0, ge=0.0, lt=1.0, description="EMA decay of G's weights, 0 = off (paper: off)")
+    upsample: Literal["nearest", "bilinear", "deconv"] = Field(
+        "nearest",
+        description="G's 2x upsampling: nearest (pfnet SNGAN), bilinear (mimicry), deconv (4x4 stride-2 ablation)",
+    )
+
+
+class MimicryHps(SNGANHps):
+    """mimicry's SNGAN-style ResNet (kwotsin/mimicry; InfoMax-GAN and SSGAN, PAPERS.md §4.4): bilinear upsampling."""
+
+    upsample: Literal["nearest", "bilinear", "deconv"] = Field(
+        "bilinear",
+        description="G's 2x upsampling: bilinear (mimicry, paper), nearest (pfnet SNGAN), deconv (ablation)",
+    )
+
+
+class MMDGANHps(GANArchSection):
+    """The MMD-GAN code base's g_resnet5 G + DCGAN5 critic (CramerGAN and MMDGAN sources; PAPERS.md §1.3)."""
+
+    G_KEYS: ClassVar[tuple[str, ...]] = ("z_dim", "width")
+    D_KEYS: ClassVar[tuple[str, ...]] = ("width", "dof_dim")
+    DOF_DIM_BY_LOSS: ClassVar[dict[str, int]] = {"cramer": 256, "mmd": 16}
+
+    z_dim: int = Field(100, ge=1, description="latent size, z ~ U[-1, 1] (paper: 100)")
+    width: int = Field(32, ge=4, description="G channels at R/2 and D's first conv width, doubled per side (paper: 64)")
+    lr_g: float = Field(1e-4, ge=0.0, description="Adam learning rate of G (paper: 1e-4)")
+    lr_d: float = Field(1e-4, ge=0.0, description="Adam learning rate of D (paper: 1e-4)")
+    beta1: float = Field(0.5, ge=0.0, le=1.0, description="Adam beta1 (paper: 0.5)")
+    beta2: float = Field(0.9, ge=0.0, le=1.0, description="Adam beta2 (paper: 0.9)")
+    n_dis: int = Field(5, ge=1, description="D steps per G step (paper: 5)")
+    ema: float = Field(0.0, ge=0.0, lt=1.0, description="EMA decay of G's weights, 0 = off (paper: off)")
+    dof_dim: int = Field(
+        0, ge=0, description="critic embedding size; 0 = the paper's for the GAN's loss (CramerGAN: 256, MMDGAN: 16)"
+    )
+
+    def discriminator_kwargs(self, loss: str | None = None) -> dict[str, Any]:
+        """As the base; ``dof_dim`` 0 resolves to 256 for loss 'cramer' and 16 otherwise (mmd, or loss unknown)."""
+        kwargs = super().discriminator_kwargs(loss)
+        if not kwargs["dof_dim"]:
+            kwargs["dof_dim"] = self.DOF_DIM_BY_LOSS.get(loss or "", 16)
+        return kwargs
+
+
+class StyleGAN2Hps(GANArchSection):
+    """A compact StyleGAN2 (Karras et al. 2020, config E/F in pure PyTorch; PAPERS.md §4.4 in-the-wild classes)."""
+
+    G_KEYS: ClassVar[tuple[str, ...]] = ("z_dim", "width", "n_mlp", "lr_mlp", "noise_seed")
+    D_KEYS: ClassVar[tuple[str, ...]] = ("width", "mbstd_group")
+
+    z_dim: int = Field(128, ge=1, description="latent size = w size (paper: 512)")
+    width: int = Field(12, ge=4, description="channels at side R, width * min(8, R/r) at side r (paper: 512 capped)")
+    lr_g: float = Field(2e-3, ge=0.0, description="Adam learning rate of G (paper: 2e-3)")
+    lr_d: float = Field(2e-3, ge=0.0, description="Adam learning rate of D (paper: 2e-3)")
+    beta1: float = Field(0.0, ge=0.0, le=1.0, description="Adam beta1 (paper: 0)")
+    beta2: float = Field(0.99, ge=0.0, le=1.0, description="Adam beta2 (paper: 0.99)")
+    n_dis: int = Field(1, ge=1, description="D steps per G step (paper: 1)")
+    ema: float = Field(0.999, ge=0.0, lt=1.0, description="EMA decay of G's weights, 0 = off (paper: ~0.999, 10 kimg)")
+    n_mlp: int = Field(4, ge=1, description="mapping-network layers (paper: 8)")
+    lr_mlp: float = Field(0.01, gt=0.0, description="learning-rate multiplier of the mapping network (paper: 0.01)")
+    noise_seed: int = Field(0, ge=0, description="seed of the fixed eval-mode noise maps and the training noise stream")
+    mbstd_group: int = Field(4, ge=1, description="minibatch-stddev group size of D (paper: 4)")
 
 
 # --- losses (a section per loss; empty where the loss has no knob) ----------------------------------------

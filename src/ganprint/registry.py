@@ -5,10 +5,11 @@ and hyperparameter sections from here), a valid Snakemake wildcard, and a networ
 Entries name their classes as ``module:Class`` strings so that reading the registry never imports torch
 (the workflow imports it at parse time).
 
-Convention the workflow relies on: the library module of arch ``a`` is ``src/ganprint/nets/<a>.py`` and of
-method ``m`` is ``src/ganprint/attribution/methods/<m>.py`` (its network, if any, in the ``nets`` module the
-entry names); a job depends on the module of the variant it runs, so editing one family's file retrains only
-that family (tests/unit/test_registry.py checks the files exist).
+Convention the workflow relies on: the library module of arch ``a`` is the file of its generator's module
+(:func:`arch_module`: ``sngan`` and ``mimicry`` share ``src/ganprint/nets/sngan.py``) and of method ``m`` is
+``src/ganprint/attribution/methods/<m>.py`` (its network, if any, in the ``nets`` module the entry names); a job
+depends on the module of the variant it runs, so editing one family's file retrains only that family
+(tests/unit/test_registry.py checks the files exist).
 """
 
 from __future__ import annotations
@@ -23,14 +24,23 @@ from ganprint.hparams import (
     HingeHps,
     InfoMaxHps,
     KNNHps,
+    MimicryHps,
+    MMDGANHps,
     MmdHps,
     NonsatHps,
     PostpoolHps,
     PRNUHps,
+    ProGANHps,
     Section,
+    SNGANHps,
     SSGANHps,
+    StyleGAN2Hps,
     WganGpHps,
 )
+
+# what a discriminator can offer a loss (GAN-zoo contract): logits, a critic embedding (mmdgan), pooled features,
+# an intermediate feature map
+CAPABILITIES = frozenset({"logit", "embedding", "features", "local_features"})
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,7 @@ class Arch:
     generator: str  # "module:Class"
     discriminator: str
     hparams: type[Section]
-    # what the discriminator offers a loss: from {"logit", "embedding", "features", "local_features"}
-    provides: frozenset[str] = frozenset({"logit", "features"})
+    provides: frozenset[str] = frozenset({"logit", "features"})  # what D's forward_features offers a loss
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,42 @@ class Method:
 
 
 ARCHS: dict[str, Arch] = {
-    "dcgan": Arch("ganprint.nets.dcgan:DCGANGenerator", "ganprint.nets.dcgan:DCGANDiscriminator", DCGANHps),
+    "dcgan": Arch(
+        "ganprint.nets.dcgan:DCGANGenerator",
+        "ganprint.nets.dcgan:DCGANDiscriminator",
+        DCGANHps,
+        frozenset({"logit", "features"}),
+    ),
+    "progan": Arch(
+        "ganprint.nets.progan:ProGANGenerator",
+        "ganprint.nets.progan:ProGANDiscriminator",
+        ProGANHps,
+        frozenset({"logit", "features"}),
+    ),
+    "sngan": Arch(
+        "ganprint.nets.sngan:SNGANGenerator",
+        "ganprint.nets.sngan:SNGANDiscriminator",
+        SNGANHps,
+        frozenset({"logit", "features", "local_features"}),
+    ),
+    "mimicry": Arch(  # the same classes as sngan, bilinear upsampling by default (PAPERS §4.4)
+        "ganprint.nets.sngan:SNGANGenerator",
+        "ganprint.nets.sngan:SNGANDiscriminator",
+        MimicryHps,
+        frozenset({"logit", "features", "local_features"}),
+    ),
+    "mmdgan": Arch(
+        "ganprint.nets.mmdgan:ResNet5Generator",
+        "ganprint.nets.mmdgan:DCGAN5Critic",
+        MMDGANHps,
+        frozenset({"embedding"}),
+    ),
+    "stylegan2": Arch(
+        "ganprint.nets.stylegan2:StyleGAN2Generator",
+        "ganprint.nets.stylegan2:StyleGAN2Discriminator",
+        StyleGAN2Hps,
+        frozenset({"logit", "features"}),
+    ),
 }
 LOSSES: dict[str, Loss] = {
     "nonsat": Loss("ganprint.losses:NonsatLoss", NonsatHps, frozenset({"logit"})),
@@ -76,12 +120,22 @@ METHODS: dict[str, Method] = {
 }
 
 
+def module_file(ref: str) -> str:
+    """``ganprint.nets.sngan:SNGANGenerator`` (or a bare module name) → ``src/ganprint/nets/sngan.py``."""
+    return "src/" + ref.partition(":")[0].replace(".", "/") + ".py"
+
+
 def arch_module(arch: str) -> str:
-    return f"src/ganprint/nets/{arch}.py"
+    """The library file of a registered arch: its generator's module (``mimicry`` → ``src/ganprint/nets/sngan.py``).
 
-
-def _file(module: str) -> str:
-    return "src/" + module.replace(".", "/") + ".py"
+    Raises:
+        ValueError: ``arch`` is not registered; the message lists the registered names.
+    """
+    try:
+        entry = ARCHS[arch]
+    except KeyError:
+        raise ValueError(f"unknown arch {arch!r}; registered: {', '.join(ARCHS)}") from None
+    return module_file(entry.generator)
 
 
 def method_module(method: str) -> str:
@@ -92,15 +146,15 @@ def method_module(method: str) -> str:
 def method_modules(method: str) -> tuple[str, ...]:
     """Every file a registered method's results depend on: its impl module and the nets module it builds."""
     entry = METHODS[method]
-    files = [_file(entry.impl.partition(":")[0])]
+    files = [module_file(entry.impl)]
     if entry.nets:
-        files.append(_file(entry.nets))
+        files.append(module_file(entry.nets))
     return tuple(files)
 
 
 def method_nets_modules() -> tuple[str, ...]:
     """The nets modules of every registered method, sorted (the attribution stages depend on them all)."""
-    return tuple(sorted({_file(m.nets) for m in METHODS.values() if m.nets}))
+    return tuple(sorted({module_file(m.nets) for m in METHODS.values() if m.nets}))
 
 
 def load(ref: str):

@@ -2,7 +2,7 @@
 
 A declaration says what a stage iterates over (its wildcards and the params grid they come from), its inputs and
 outputs (patterns from :mod:`ganprint.paths`), the params keys and library modules it depends on (per variant:
-``src/ganprint/nets/{arch}.py``), its resources and its command. Both front-ends derive everything from here,
+the arch's file, :data:`ARCH_MODULE`), its resources and its command. Both front-ends derive everything from here,
 so a stage is spelled once (DESIGN.md, "Each stage is declared once").
 
 Pattern syntax: ``{wildcard}`` for a wildcard, ``{input.NAME}`` / ``{output.NAME}`` for a declared path and
@@ -22,6 +22,9 @@ from ganprint.config import FINETUNE_PREFIX, VARIANTS
 from ganprint.registry import arch_module, method_module, method_nets_modules
 
 GAN_WILDCARDS = ("dataset", "arch", "loss", "variant", "seed")
+# a GAN job's library module: the file of its arch's generator (registry.arch_module; sngan and mimicry share
+# nets/sngan.py), resolved per job (Stage.job_modules) since it is not the arch name itself
+ARCH_MODULE = "{arch_module}"
 # grid → the params keys DVC's matrix iterates ('gans' is per group: gans.<group>.<wildcard>)
 GRIDS = {
     "datasets": {"dataset": "datasets"},
@@ -75,6 +78,12 @@ class Stage:
     def module_files(self) -> list[str]:
         return [f"src/ganprint/cli/{self.name}.py", *self.modules]
 
+    def job_modules(self, wildcards: dict) -> list[str]:
+        """The module files of one job (its wildcards filled in, :data:`ARCH_MODULE` resolved)."""
+        return [
+            arch_module(wildcards["arch"]) if m == ARCH_MODULE else m.format(**wildcards) for m in self.module_files
+        ]
+
     @property
     def command(self) -> str:
         """The shell command in Snakemake's spelling (also what DVC runs, after :func:`to_dvc`)."""
@@ -117,7 +126,7 @@ _GAN_OUTPUTS = {
 _GAN_MODULES = (
     "src/ganprint/train/gan.py",
     "src/ganprint/train/common.py",
-    arch_module("{arch}"),
+    ARCH_MODULE,
     "src/ganprint/nets/layers.py",  # the layers every family builds on
     "src/ganprint/losses.py",
 )
@@ -262,7 +271,7 @@ STAGES: dict[str, Stage] = {
             params=("generate_images", "prepare_dataset.grid_images"),
             modules=(
                 "src/ganprint/generate.py",
-                arch_module("{arch}"),
+                ARCH_MODULE,
                 "src/ganprint/nets/layers.py",
                 "src/ganprint/data/store.py",
             ),
@@ -433,12 +442,26 @@ def dvc_command(stage: Stage) -> str:
     return _dvc_path(cmd)
 
 
-def dvc_stage(stage: Stage, matrix: dict | None) -> dict:
+def _dvc_arch_modules(archs: list[str]) -> list[str]:
+    """DVC deps standing for :data:`ARCH_MODULE` in a gans group over ``archs``.
+
+    ``nets/${item.arch}.py`` when every arch's file is named after it (then ``dvc exp run -S`` may change the
+    arch list); otherwise the group's distinct arch files (a matrix cannot map a name to a file), so a job also
+    depends on the files of the group's other archs.
+    """
+    files = [arch_module(a) for a in archs]
+    if all(f == f"src/ganprint/nets/{a}.py" for a, f in zip(archs, files, strict=True)):
+        return [_dvc_path("src/ganprint/nets/{arch}.py")]
+    return sorted(set(files))
+
+
+def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None) -> dict:
     out: dict = {}
     if matrix:
         out["matrix"] = matrix
     out["cmd"] = dvc_command(stage)
-    out["deps"] = [_dvc_path(p) for p in (*stage.module_files, *stage.inputs.values(), *stage.dvc_deps)]
+    modules = [m for p in stage.module_files for m in (_dvc_arch_modules(archs) if p == ARCH_MODULE else [p])]
+    out["deps"] = [_dvc_path(p) for p in (*modules, *stage.inputs.values(), *stage.dvc_deps)]
     out["params"] = [_dvc_path(k) for k in stage.params]
     # persist: DVC must not delete the previous outputs before the command runs (a failed run would lose them);
     # every stage writes its outputs atomically, so old files stay until new ones are complete.
@@ -471,7 +494,7 @@ def render_dvc(params) -> str:
         elif st.grid == "gans":
             for group in gan_groups(st, params):
                 matrix = {w: f"${{gans.{group}.{w}}}" for w in st.wildcards}
-                stages[f"{st.name}.{group}"] = dvc_stage(st, matrix)
+                stages[f"{st.name}.{group}"] = dvc_stage(st, matrix, list(params.gans[group].arch))
         else:
             stages[st.name] = dvc_stage(st, {w: f"${{{k}}}" for w, k in GRIDS[st.grid].items()})
     header = (

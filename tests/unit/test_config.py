@@ -273,13 +273,14 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
         ),
         pytest.param(
             lambda d: d["archs"].update(dcgna={}),
-            "archs: unknown key 'dcgna' (did you mean 'dcgan'?); allowed keys: dcgan",
+            "archs: unknown key 'dcgna' (did you mean 'dcgan'?); allowed keys: "
+            "dcgan, progan, sngan, mimicry, mmdgan, stylegan2",
             id="archs-unknown-arch",
         ),
         pytest.param(
             lambda d: d["archs"]["dcgan"].update(zdim=3),
             "archs.dcgan: unknown key 'zdim' (did you mean 'z_dim'?); "
-            "allowed keys: z_dim, width, lr_g, lr_d, beta1, beta2",
+            "allowed keys: z_dim, width, lr_g, lr_d, beta1, beta2, n_dis, ema",
             id="archs-dcgan",
         ),
         pytest.param(
@@ -543,8 +544,9 @@ def test_powers_of_two_are_accepted(res):
     ("mutate", "expected"),
     [
         pytest.param(
-            lambda d: d["gans"]["seeds"].update(arch=["progan"]),
-            "gans.seeds.arch[0]: 'progan' is not allowed; allowed values: dcgan",
+            lambda d: d["gans"]["seeds"].update(arch=["biggan"]),
+            "gans.seeds.arch[0]: 'biggan' is not allowed; allowed values: "
+            "dcgan, progan, sngan, mimicry, mmdgan, stylegan2",
             id="arch-from-registry",
         ),
         pytest.param(
@@ -663,6 +665,8 @@ def test_a_hyperparameter_section_written_as_empty_mapping_takes_the_defaults():
         "lr_d": 0.0002,
         "beta1": 0.5,
         "beta2": 0.999,
+        "n_dis": 1,
+        "ema": 0.0,
     }
 
 
@@ -1076,7 +1080,8 @@ def test_tracked_values():
     p = parse_params(tiny_params())
     out = tracked_values(p, ["train_gan", "archs.{arch}", "losses.{loss}"], arch="dcgan", loss="nonsat")
     assert out == (
-        '{"archs.dcgan": {"beta1": 0.5, "beta2": 0.999, "lr_d": 0.0002, "lr_g": 0.0002, "width": 8, "z_dim": 8}, '
+        '{"archs.dcgan": {"beta1": 0.5, "beta2": 0.999, "ema": 0.0, "lr_d": 0.0002, "lr_g": 0.0002, '
+        '"n_dis": 1, "width": 8, "z_dim": 8}, '
         '"losses.nonsat": {}, "train_gan": {"amp": false, "batch_size": 8, "checkpoint_every": 500, '
         '"compile": false, "data_seed": null, "divergence_limit": 1000000.0, "grid_images": 16, "log_every": 1, '
         '"sample_every": 500, "steps": 3}}'
@@ -1105,7 +1110,7 @@ def test_json_schema():
         return defs[node["$ref"].rsplit("/", 1)[1]]
 
     archs = resolve(s["properties"]["archs"])
-    assert list(archs["properties"]) == ["dcgan"]
+    assert list(archs["properties"]) == ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
     assert archs["additionalProperties"] is False
     assert resolve(archs["properties"]["dcgan"]["anyOf"][0])["properties"]["z_dim"]["minimum"] == 1
     assert list(resolve(s["properties"]["methods"])["properties"]) == ["postpool", "gandct", "knn", "prnu"]

@@ -18,7 +18,9 @@ from pydantic import Field
 
 import ganprint
 from ganprint import config, losses, nets, registry
-from ganprint.hparams import DCGANHps, GanDCTHps, KNNHps, NonsatHps, PostpoolHps, PRNUHps, Section
+from ganprint.hparams import DCGANHps, GanDCTHps, KNNHps, MimicryHps, NonsatHps, PostpoolHps, PRNUHps, Section, SNGANHps
+
+ALL_ARCHS = "dcgan, progan, sngan, mimicry, mmdgan, stylegan2"
 
 
 def _module_file(ref: str) -> str:
@@ -26,14 +28,29 @@ def _module_file(ref: str) -> str:
     return "src/" + ref.partition(":")[0].replace(".", "/") + ".py"
 
 
+def test_arch_module_of_an_unregistered_name():
+    with pytest.raises(ValueError, match=r"unknown arch 'nope'; registered: dcgan, progan"):
+        registry.arch_module("nope")
+
+
 # == what is registered ===============================================================================================
 
 
 def test_registered_names():
-    assert list(registry.ARCHS) == ["dcgan"]
+    assert list(registry.ARCHS) == ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
     assert list(registry.LOSSES) == ["nonsat", "hinge", "wgangp", "cramer", "mmd", "infomax", "ssgan"]
     assert list(registry.METHODS) == ["postpool", "gandct", "knn", "prnu"]
     assert registry.ARCHS["dcgan"].hparams is DCGANHps
+    assert registry.ARCHS["mimicry"].hparams is MimicryHps and registry.ARCHS["sngan"].hparams is SNGANHps
+    assert {a: set(e.provides) for a, e in registry.ARCHS.items()} == {
+        "dcgan": {"logit", "features"},
+        "progan": {"logit", "features"},
+        "sngan": {"logit", "features", "local_features"},
+        "mimicry": {"logit", "features", "local_features"},
+        "mmdgan": {"embedding"},
+        "stylegan2": {"logit", "features"},
+    }
+    assert all(e.provides <= registry.CAPABILITIES for e in registry.ARCHS.values())
     assert registry.LOSSES["nonsat"].hparams is NonsatHps
     assert registry.METHODS["postpool"].hparams is PostpoolHps
     assert registry.METHODS["gandct"].hparams is GanDCTHps
@@ -44,7 +61,8 @@ def test_registered_names():
 @pytest.mark.parametrize("arch", list(registry.ARCHS))
 def test_every_arch_has_its_module(arch):
     path = registry.arch_module(arch)
-    assert path == f"src/ganprint/nets/{arch}.py"
+    # the file of the generator's module: sngan and mimicry share nets/sngan.py
+    assert path == {"mimicry": "src/ganprint/nets/sngan.py"}.get(arch, f"src/ganprint/nets/{arch}.py")
     assert (REPO / path).is_file()
     entry = registry.ARCHS[arch]
     # the generator and discriminator live in that file: editing it is what retrains the arch's GANs
@@ -95,8 +113,8 @@ def test_network_tables_are_built_from_the_registry():
     for name, entry in registry.ARCHS.items():
         assert nets.GENERATORS[name] is registry.load(entry.generator)
         assert nets.DISCRIMINATORS[name] is registry.load(entry.discriminator)
-    assert nets.GENERATORS == {"dcgan": nets.DCGANGenerator}
-    assert nets.DISCRIMINATORS == {"dcgan": nets.DCGANDiscriminator}
+    assert nets.GENERATORS["dcgan"] is nets.DCGANGenerator
+    assert nets.DISCRIMINATORS["dcgan"] is nets.DCGANDiscriminator
     assert nets.CLASSIFIERS == {"postpool": nets.YuPostpoolClassifier}
 
 
@@ -180,11 +198,13 @@ def _toy_params() -> dict:
 def test_registry_sections_get_one_field_per_registered_name():
     entries = dict(registry.ARCHS) | {"toygan": TOY_ARCH}
     model = config._registry_sections("ArchSections", entries)
-    assert list(model.model_fields) == ["dcgan", "toygan"]
+    assert list(model.model_fields) == [*registry.ARCHS, "toygan"]
     assert model.model_validate({"toygan": {"depth": 3}}).toygan == ToyHps(depth=3)
     assert model.model_validate({}).toygan is None
     with pytest.raises(
-        ValueError, match=r"unknown key 'toygn' \(did you mean 'toygan'\?\); allowed keys: dcgan, toygan"
+        ValueError,
+        match=r"unknown key 'toygn' \(did you mean 'toygan'\?\); allowed keys: "
+        f"{ALL_ARCHS}, toygan",
     ):
         model.model_validate({"toygn": {}})
 
@@ -192,7 +212,7 @@ def test_registry_sections_get_one_field_per_registered_name():
 def test_an_unregistered_arch_is_refused():
     with pytest.raises(config.ConfigError) as e:
         config.parse_params(_toy_params())
-    assert str(e.value) == "params.yaml: gans.toys.arch[0]: 'toygan' is not allowed; allowed values: dcgan"
+    assert str(e.value) == (f"params.yaml: gans.toys.arch[0]: 'toygan' is not allowed; allowed values: {ALL_ARCHS}")
 
 
 def test_registering_an_arch_makes_the_config_accept_it():
@@ -200,7 +220,7 @@ def test_registering_an_arch_makes_the_config_accept_it():
     with pytest.MonkeyPatch.context() as mp:
         cfg = fresh_config(mp, archs={"toygan": TOY_ARCH})
         assert cfg is not original
-        assert cfg.GAN_ARCHS == ("dcgan", "toygan")
+        assert cfg.GAN_ARCHS == tuple(registry.ARCHS) and cfg.GAN_ARCHS[-1] == "toygan"
         p = cfg.parse_params(_toy_params())
         assert list(p.gan_list) == [
             "skimage-dcgan-nonsat-clean-seed0",
@@ -242,12 +262,12 @@ def test_registering_an_arch_makes_the_config_accept_it():
         with pytest.raises(cfg.ConfigError) as e:
             cfg.parse_params(d)
         assert str(e.value) == (
-            "params.yaml: archs: unknown key 'toygn' (did you mean 'toygan'?); allowed keys: dcgan, toygan"
+            f"params.yaml: archs: unknown key 'toygn' (did you mean 'toygan'?); allowed keys: {ALL_ARCHS}, toygan"
         )
         # the schema for editors lists it too
         assert "toygan" in cfg.json_schema()["$defs"]["ArchSections"]["properties"]
     # undone: the registry, sys.modules and the package attribute are as before
-    assert list(registry.ARCHS) == ["dcgan"]
+    assert "toygan" not in registry.ARCHS
     assert sys.modules["ganprint.config"] is original and ganprint.config is original
     assert importlib.import_module("ganprint.config") is original
     with pytest.raises(config.ConfigError):

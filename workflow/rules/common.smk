@@ -38,8 +38,8 @@ wildcard_constraints:
 
 
 def modules(name):
-    """The CLI and library modules of a stage (per variant: nets/{arch}.py); editing one reruns its jobs."""
-    return STAGES[name].module_files
+    """The CLI and library modules of a job (per variant: its arch's file); editing one reruns its jobs."""
+    return lambda wildcards: STAGES[name].job_modules(dict(wildcards.items()))
 
 
 def tracked(name):

@@ -6,6 +6,8 @@ original 64² DCGAN (512, 256, 128, 64 for width 64). G: z → linear → 4×4 �
 blocks (BatchNorm + ReLU) → the last transposed conv to 3 channels at R → tanh. D: strided conv 4×4 blocks
 with LeakyReLU(0.2) (BatchNorm on all but the first) down to 4×4 → linear → one logit.
 Initialisation follows the DCGAN paper: weights N(0, 0.02), BatchNorm scale N(1, 0.02), biases 0.
+Zoo contract: latents N(0, I) (``latent = "normal"``), ``set_step`` a no-op, D's ``forward_features`` gives the
+logits and the flattened 4×4 map as features (no local features).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class DCGANGenerator(nn.Module):
         width: channels of the last hidden map (at R/2); the 4×4 map has ``width * min(8, R/8)``.
     """
 
+    latent = "normal"
+
     def __init__(self, resolution: int, z_dim: int = 64, width: int = 64):
         super().__init__()
         log2_res = check_resolution(resolution, MIN_RESOLUTION, MAX_RESOLUTION)
@@ -74,6 +78,9 @@ class DCGANGenerator(nn.Module):
 
     def model_args(self) -> dict:
         return {"resolution": self.resolution, "z_dim": self.z_dim, "width": self.width}
+
+    def set_step(self, step: int, total_steps: int) -> None:
+        """No-op: DCGAN does not grow."""
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.fc(z).view(z.shape[0], -1, 4, 4)  # (N, c0, 4, 4)
@@ -110,10 +117,18 @@ class DCGANDiscriminator(nn.Module):
         self.blocks = nn.Sequential(*layers)
         self.fc = nn.Linear(channels * 4 * 4, 1)
         dcgan_init_(self)
+        self.feature_dim, self.local_dim, self.out_dim = channels * 4 * 4, 0, 1
 
     def model_args(self) -> dict:
         return {"resolution": self.resolution, "width": self.width}
 
+    def set_step(self, step: int, total_steps: int) -> None:
+        """No-op: DCGAN does not grow."""
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        """(logits (N,), features (N, feature_dim) = the flattened 4×4 map, None)."""
+        feat = self.blocks(x).flatten(1)  # (N, width * min(8, R/8) * 16)
+        return self.fc(feat).squeeze(1), feat, None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.blocks(x)  # (N, width * min(8, R/8), 4, 4)
-        return self.fc(h.flatten(1)).squeeze(1)  # (N,) logits
+        return self.forward_features(x)[0]  # (N,) logits

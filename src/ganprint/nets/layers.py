@@ -101,3 +101,31 @@ class EqualizedLinear(nn.Module):
             f"in_features={self.in_features}, out_features={self.out_features}, gain={self.gain:.4g}, "
             f"bias={self.bias is not None}"
         )
+
+
+def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """ProGAN pixelwise feature normalisation (Karras et al. 2018, §4.2): ``x / sqrt(mean_c(x²) + eps)``.
+
+    Works on (N, C) latents and (N, C, H, W) feature maps (normalises over dim 1).
+    """
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + eps)
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
+    """Append ProGAN's minibatch-standard-deviation feature map (Karras et al. 2018, §3): (N, C, H, W) → (N, C+1, H, W).
+
+    The batch is split into groups of ``group_size`` consecutive images (``tf.reshape`` in
+    ``networks.py::minibatch_stddev_layer``); per group, the std over its members of every feature, averaged over
+    features and pixels, is one scalar broadcast to an extra channel for each member. The reference requires N to
+    be a multiple of the group size; here the group shrinks to the largest divisor of N that is ≤ ``group_size``
+    (so a batch of 1 gets a zero map rather than an error).
+    """
+    n, _, h, w = x.shape
+    g = min(group_size, n)
+    while n % g:
+        g -= 1
+    y = x.reshape(g, n // g, *x.shape[1:]).float()  # (G, M, C, H, W): member j of group m is row j * M + m
+    y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()  # (M, C, H, W)
+    y = y.mean(dim=(1, 2, 3)).to(x.dtype)  # (M,)
+    y = y.repeat(g).view(n, 1, 1, 1).expand(n, 1, h, w)
+    return torch.cat([x, y], dim=1)

@@ -32,7 +32,6 @@ import contextlib
 import copy
 import csv
 import hashlib
-import inspect
 import io
 import json
 import logging
@@ -57,7 +56,6 @@ log = logging.getLogger("ganprint")
 
 RESUME = "resume.pt"
 # the arch-section fields the loop reads; every other field of a section is a keyword of the family's classes
-TRAINING_FIELDS = ("z_dim", "width", "lr_g", "lr_d", "beta1", "beta2", "n_dis", "ema")
 _warned: set[str] = set()
 
 
@@ -67,20 +65,14 @@ class Interrupted(RuntimeError):
 
 # ----------------------------------------------------------------------------------------------------------
 # building blocks
-def family_kwargs(cls: type, arch_cfg) -> dict:
-    """The arch section's family fields that ``cls.__init__`` accepts (all of them if it takes ``**kwargs``)."""
-    fields = {k: getattr(arch_cfg, k) for k in type(arch_cfg).model_fields if k not in TRAINING_FIELDS}
-    params = inspect.signature(cls.__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fields
-    return {k: v for k, v in fields.items() if k in params}
+def build_gan(arch: str, resolution: int, arch_cfg, loss: str | None = None) -> tuple[nn.Module, nn.Module]:
+    """G and D of ``arch`` at ``resolution`` from its params section (built in this order: G, then D).
 
-
-def build_gan(arch: str, resolution: int, arch_cfg) -> tuple[nn.Module, nn.Module]:
-    """G and D of ``arch`` at ``resolution`` from its params section (built in this order: G, then D)."""
-    Gc, Dc = GENERATORS[arch], DISCRIMINATORS[arch]
-    G = Gc(resolution=resolution, z_dim=arch_cfg.z_dim, width=arch_cfg.width, **family_kwargs(Gc, arch_cfg))
-    D = Dc(resolution=resolution, width=arch_cfg.width, **family_kwargs(Dc, arch_cfg))
+    The section says which of its fields each network takes (``generator_kwargs`` / ``discriminator_kwargs``;
+    the loss can change D, e.g. mmdgan's ``dof_dim`` 256 for CramerGAN, 16 for MMDGAN).
+    """
+    G = GENERATORS[arch](resolution=resolution, **arch_cfg.generator_kwargs())
+    D = DISCRIMINATORS[arch](resolution=resolution, **arch_cfg.discriminator_kwargs(loss))
     return G, D
 
 
@@ -216,7 +208,7 @@ def train_gan(
     store = ImageStore(data)
     res = store.shape[0]
     seed_everything(gan.seed)
-    G, D = build_gan(gan.arch, res, a)
+    G, D = build_gan(gan.arch, res, a, gan.loss)
     loss = build_loss(gan.loss, loss_cfg, D)
     loss.seed(seeds["loss_seed"])
     if init is not None:

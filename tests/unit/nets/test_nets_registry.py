@@ -1,7 +1,9 @@
 """Network registries: every registered net builds, round-trips its args, and its backward pass is the gradient.
 
 The backward check is a directional one: a step of length EPS against the gradient must lower the loss by
-EPS · ‖g‖ to first order (in float64), which fails for a missing, zero, detached or wrong gradient.
+EPS · ‖g‖ to first order (in float64), which fails for a missing, zero, detached or wrong gradient. GAN nets are
+checked in eval mode, where they are deterministic functions (no spectral-norm power iteration, StyleGAN2's fixed
+noise maps); only ProGAN may leave parameters unused: the toRGB/fromRGB layers of its earlier stages.
 """
 
 from collections.abc import Callable
@@ -10,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ganprint import registry
 from ganprint.losses import nonsat_loss_dis
 from ganprint.nets import (
     CLASSIFIERS,
@@ -29,13 +32,20 @@ TINY = {
 EPS = 1e-5
 
 
+def _earlier_stage_rgb_layer(net: torch.nn.Module, name: str) -> bool:
+    """ProGAN at its final stage does not use the toRGB/fromRGB layers of the earlier stages."""
+    parts = name.split(".")
+    return hasattr(net, "n_growth") and parts[0] in ("to_rgb", "from_rgb") and int(parts[1]) < net.n_growth
+
+
 def assert_descent_step_lowers_loss(net: torch.nn.Module, loss_fn: Callable[[torch.nn.Module], torch.Tensor]) -> None:
     """Move every parameter by −EPS · g / ‖g‖: the loss must fall by EPS · ‖g‖ (first-order Taylor, float64)."""
-    params = list(net.parameters())
+    named = [(n, p) for n, p in net.named_parameters() if not _earlier_stage_rgb_layer(net, n)]
+    params = [p for _, p in named]
     loss0 = loss_fn(net)
     grads = torch.autograd.grad(loss0, params)
-    for p, g in zip(params, grads, strict=True):
-        assert torch.isfinite(g).all() and g.abs().sum() > 0, p.shape  # every parameter is trained
+    for (name, _p), g in zip(named, grads, strict=True):
+        assert torch.isfinite(g).all() and g.abs().sum() > 0, name  # every parameter is trained
     norm = torch.sqrt(sum(g.square().sum() for g in grads))
     with torch.no_grad():
         for p, g in zip(params, grads, strict=True):
@@ -45,8 +55,9 @@ def assert_descent_step_lowers_loss(net: torch.nn.Module, loss_fn: Callable[[tor
 
 
 def test_registry_contents():
-    assert GENERATORS == {"dcgan": DCGANGenerator}
-    assert DISCRIMINATORS == {"dcgan": DCGANDiscriminator}
+    assert list(GENERATORS) == ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
+    assert GENERATORS["dcgan"] is DCGANGenerator and DISCRIMINATORS["dcgan"] is DCGANDiscriminator
+    assert GENERATORS["mimicry"] is GENERATORS["sngan"] and DISCRIMINATORS["mimicry"] is DISCRIMINATORS["sngan"]
     assert CLASSIFIERS == {"postpool": YuPostpoolClassifier}
 
 
@@ -62,6 +73,10 @@ def test_unknown_name_lists_allowed(registry):
 def test_every_generator(name):
     torch.manual_seed(0)
     g = build(GENERATORS, name, **TINY["generator"])
+    assert g.latent in ("normal", "uniform")
+    g.set_step(0, 10)
+    g.set_step(10, 10)  # back at the final stage (ProGAN); a no-op elsewhere
+    g.eval()  # the contract's range: eval mode (ProGAN/StyleGAN2 clamp there; their training output is linear)
     x = g(torch.randn(3, g.z_dim))
     assert x.shape == (3, 3, g.resolution, g.resolution) and x.dtype == torch.float32
     assert x.min() >= -1 and x.max() <= 1
@@ -76,12 +91,24 @@ def test_every_generator(name):
 def test_every_discriminator(name):
     torch.manual_seed(0)
     d = build(DISCRIMINATORS, name, **TINY["discriminator"])
-    logits = d(torch.rand(3, 3, 16, 16) * 2 - 1)
-    assert logits.shape == (3,) and logits.dtype == torch.float32
+    provides = registry.ARCHS[name].provides
+    out, feat, local = d.forward_features(torch.rand(3, 3, 16, 16) * 2 - 1)
+    if "logit" in provides:
+        assert out.shape == (3,) and d.out_dim == 1
+    else:
+        assert "embedding" in provides and out.shape == (3, d.out_dim) and d.out_dim > 1
+    assert out.dtype == torch.float32
+    assert (feat is None) == ("features" not in provides) and (local is None) == ("local_features" not in provides)
     assert type(d)(**d.model_args()).state_dict().keys() == d.state_dict().keys()
-    d.double()
+    d.eval().double()
     real, fake = (torch.rand(3, 3, 16, 16, dtype=torch.float64) * 2 - 1 for _ in range(2))
-    assert_descent_step_lowers_loss(d, lambda net: nonsat_loss_dis(net(real), net(fake)))
+    if "logit" in provides:
+        assert_descent_step_lowers_loss(d, lambda net: nonsat_loss_dis(net(real), net(fake)))
+    else:  # a critic embedding (a two-sample loss would leave the bias untouched: regress on targets instead)
+        t_real, t_fake = (torch.randn(3, d.out_dim, dtype=torch.float64) for _ in range(2))
+        assert_descent_step_lowers_loss(
+            d, lambda net: (net(real) - t_real).square().mean() + (net(fake) - t_fake).square().mean()
+        )
 
 
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
