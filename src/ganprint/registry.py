@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
+from ganprint.hparams import ClassModelHps, DCGANHps, NonsatHps, PostpoolHps, Section, VisNetHps
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,10 @@ class Loss:
 
 @dataclass(frozen=True)
 class Method:
-    classifier: str
-    hparams: type[Section]
+    classifier: str = ""  # "module:Class" of a plain nn.Module classifier (the old train/evaluate path)
+    hparams: type[Section] = Section
+    impl: str = ""  # "module:Class" of a ganprint.attribution.methods.base.AttributionMethod
+    nets: str = ""  # the ganprint.nets.<file> module the method builds its networks from, if any
 
 
 ARCHS: dict[str, Arch] = {
@@ -45,6 +47,14 @@ LOSSES: dict[str, Loss] = {
 }
 METHODS: dict[str, Method] = {
     "postpool": Method("ganprint.nets.postpool:YuPostpoolClassifier", PostpoolHps),
+    "visnet": Method(
+        impl="ganprint.attribution.methods.visnet:VisNetMethod", hparams=VisNetHps, nets="ganprint.nets.visnet"
+    ),
+    "classmodel": Method(
+        impl="ganprint.attribution.methods.classmodel:ClassModelMethod",
+        hparams=ClassModelHps,
+        nets="ganprint.nets.classmodel",
+    ),
 }
 
 

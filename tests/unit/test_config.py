@@ -273,7 +273,7 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
         ),
         pytest.param(
             lambda d: d["methods"].update(postpol={}),
-            "methods: unknown key 'postpol' (did you mean 'postpool'?); allowed keys: postpool",
+            "methods: unknown key 'postpol' (did you mean 'postpool'?); allowed keys: postpool, visnet, classmodel",
             id="methods-unknown-method",
         ),
         pytest.param(
@@ -532,7 +532,7 @@ def test_powers_of_two_are_accepted(res):
         ),
         pytest.param(
             lambda d: d["attribution"].update(methods=["postpool", "dnadet"]),
-            "attribution.methods[1]: 'dnadet' is not allowed; allowed values: postpool",
+            "attribution.methods[1]: 'dnadet' is not allowed; allowed values: postpool, visnet, classmodel",
             id="method-from-registry",
         ),
         pytest.param(
@@ -1076,7 +1076,7 @@ def test_json_schema():
     assert list(archs["properties"]) == ["dcgan"]
     assert archs["additionalProperties"] is False
     assert resolve(archs["properties"]["dcgan"]["anyOf"][0])["properties"]["z_dim"]["minimum"] == 1
-    assert list(resolve(s["properties"]["methods"])["properties"]) == ["postpool"]
+    assert list(resolve(s["properties"]["methods"])["properties"]) == ["postpool", "visnet", "classmodel"]
     assert list(resolve(s["properties"]["losses"])["properties"]) == ["nonsat"]
     assert sorted(resolve(s["properties"]["train_gan"])["properties"]) == ["batch_size", "log_every", "steps"]
 

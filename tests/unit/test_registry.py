@@ -32,7 +32,7 @@ def _module_file(ref: str) -> str:
 def test_registered_names():
     assert list(registry.ARCHS) == ["dcgan"]
     assert list(registry.LOSSES) == ["nonsat"]
-    assert list(registry.METHODS) == ["postpool"]
+    assert list(registry.METHODS) == ["postpool", "visnet", "classmodel"]
     assert registry.ARCHS["dcgan"].hparams is DCGANHps
     assert registry.LOSSES["nonsat"].hparams is NonsatHps
     assert registry.METHODS["postpool"].hparams is PostpoolHps
@@ -54,7 +54,12 @@ def test_every_method_has_its_module(method):
     path = registry.method_module(method)
     assert path == f"src/ganprint/nets/{method}.py"
     assert (REPO / path).is_file()
-    assert _module_file(registry.METHODS[method].classifier) == path
+    entry = registry.METHODS[method]
+    if entry.classifier:
+        assert _module_file(entry.classifier) == path
+    else:  # an AttributionMethod: its networks live in that file
+        assert "src/" + entry.nets.replace(".", "/") + ".py" == path
+        assert (REPO / _module_file(entry.impl)).is_file()
 
 
 @pytest.mark.parametrize("loss", list(registry.LOSSES))
@@ -80,12 +85,13 @@ def test_every_hyperparameter_model_is_a_strict_frozen_section(entry):
 def test_network_tables_are_built_from_the_registry():
     assert list(nets.GENERATORS) == list(registry.ARCHS)
     assert list(nets.DISCRIMINATORS) == list(registry.ARCHS)
-    assert list(nets.CLASSIFIERS) == list(registry.METHODS)
+    assert list(nets.CLASSIFIERS) == [k for k, m in registry.METHODS.items() if m.classifier]
     for name, entry in registry.ARCHS.items():
         assert nets.GENERATORS[name] is registry.load(entry.generator)
         assert nets.DISCRIMINATORS[name] is registry.load(entry.discriminator)
     for name, entry in registry.METHODS.items():
-        assert nets.CLASSIFIERS[name] is registry.load(entry.classifier)
+        if entry.classifier:
+            assert nets.CLASSIFIERS[name] is registry.load(entry.classifier)
     assert nets.GENERATORS == {"dcgan": nets.DCGANGenerator}
     assert nets.DISCRIMINATORS == {"dcgan": nets.DCGANDiscriminator}
     assert nets.CLASSIFIERS == {"postpool": nets.YuPostpoolClassifier}
@@ -251,7 +257,9 @@ def test_registering_a_method_makes_the_config_accept_it():
     d["methods"]["toymethod"] = {"temperature": 0.5}
     with pytest.raises(config.ConfigError) as e:
         config.parse_params(d)
-    assert str(e.value) == "params.yaml: attribution.methods[1]: 'toymethod' is not allowed; allowed values: postpool"
+    assert str(e.value) == (
+        "params.yaml: attribution.methods[1]: 'toymethod' is not allowed; allowed values: postpool, visnet, classmodel"
+    )
     with pytest.MonkeyPatch.context() as mp:
         cfg = fresh_config(mp, methods={"toymethod": TOY_METHOD})
         p = cfg.parse_params(d)
@@ -261,7 +269,7 @@ def test_registering_a_method_makes_the_config_accept_it():
         with pytest.raises(cfg.ConfigError) as e:
             cfg.parse_params(d)
         assert str(e.value).startswith("params.yaml: methods.toymethod: missing section; the grid uses method")
-    assert list(registry.METHODS) == ["postpool"]
+    assert list(registry.METHODS) == ["postpool", "visnet", "classmodel"]
 
 
 def test_the_committed_params_name_only_registered_things():

@@ -12,7 +12,7 @@ from ganprint.registry import ARCHS, METHODS, load
 # built from ganprint.registry: registering a name there is all it takes
 GENERATORS: dict[str, type[nn.Module]] = {k: load(a.generator) for k, a in ARCHS.items()}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {k: load(a.discriminator) for k, a in ARCHS.items()}
-CLASSIFIERS: dict[str, type[nn.Module]] = {k: load(m.classifier) for k, m in METHODS.items()}
+CLASSIFIERS: dict[str, type[nn.Module]] = {k: load(m.classifier) for k, m in METHODS.items() if m.classifier}
 
 
 def build(registry: dict[str, type[nn.Module]], name: str, **kwargs) -> nn.Module:

@@ -1,0 +1,1 @@
+"""Attribution methods behind one interface (:class:`~ganprint.attribution.methods.base.AttributionMethod`)."""
