@@ -99,3 +99,11 @@ def make_data(classes: dict[str, str], per_class: int, res: int, seed: int) -> M
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float() / 127.5 - 1.0
+
+
+def one_thread():
+    """Generator for an autouse fixture: torch on one thread (2 shared cores; oversubscribed threads spin)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

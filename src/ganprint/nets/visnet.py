@@ -51,10 +51,14 @@ class VisNetEncoder(nn.Module):
             layers.append(nn.AvgPool2d(2))
             channels = nf(log2_r - 2)
         layers += _conv_act(channels, nf(1))  # 4×4 'Conv0'
-        self.latent_conv = EqualizedConv2d(nf(1), nf(1), 3)  # 4×4 'Conv1' (latent_res=4): the Grad-CAM layer
-        layers += [self.latent_conv, nn.LeakyReLU(_SLOPE)]
+        layers += _conv_act(nf(1), nf(1))  # 4×4 'Conv1' (latent_res=4)
         self.body = nn.Sequential(*layers)
         self.latent_channels = nf(1)
+
+    @property
+    def latent_conv(self) -> nn.Module:
+        """The last 4×4 convolution (the spatial latent before its LReLU): the Grad-CAM layer."""
+        return self.body[-2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)

@@ -269,15 +269,21 @@ class ClassModelMethod(AttributionMethod):
         for head in self.heads.values():
             head.eval()
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, K) per-class logits: −detector logit for the detector's real class, the head's logit otherwise."""
+    def _columns(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per class, in class order: (N,) logit: −detector logit for the detector's real class, else its head's."""
         self._eval()
         det, mid, _ = self.detector(x.to(self.device))
-        cols = [-det if c == self.detector_class else self.heads[c](mid)[0] for c in self.classes]
-        return torch.stack(cols, 1)
+        return [-det if c == self.detector_class else self.heads[c](mid)[0] for c in self.classes]
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, K) per-class logits."""
+        return torch.stack(self._columns(x), 1)
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(x))  # (N, K) independent one-vs-rest probabilities
+        """(N, K) independent one-vs-rest probabilities. The sigmoid runs per column: on the stacked (N, K) tensor
+        its vectorised and scalar-tail paths would round an element differently depending on K, and adding a
+        class would change old columns in the last bit."""
+        return torch.stack([torch.sigmoid(c) for c in self._columns(x)], 1)
 
     def detect(self, x: torch.Tensor) -> torch.Tensor:
         """(N,) P(fake) of the primary module."""
