@@ -160,6 +160,7 @@ class ClassModelMethod(AttributionMethod):
             stats.add(self._step, **{f"loss_{name}": loss_sum / seen, f"acc_{name}": right / seen})
         if best_state is not None:
             module.load_state_dict(best_state)
+        opt.zero_grad(set_to_none=True)  # a frozen module keeps no stale gradients
         self._freeze(module)
         out = {"steps": steps, "epochs": epochs_run, "final_loss": stats.rows[-1][f"loss_{name}"]}
         if best_state is not None:

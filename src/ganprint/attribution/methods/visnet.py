@@ -133,6 +133,9 @@ class VisNetMethod(AttributionMethod):
             raise StageError("visnet: no training step ran; raise train_classifier.epochs above 0")
         if step % 50:
             stats.add(step, **last, train_acc=correct / seen)
+        opt.zero_grad(set_to_none=True)
+        if opt_d is not None:
+            opt_d.zero_grad(set_to_none=True)
         self.net.eval()
         out = {"steps": step, "final_loss": last["loss"], "final_train_accuracy": stats.rows[-1]["train_acc"]}
         if val is not None and len(val):
