@@ -269,3 +269,52 @@ class PRNUHps(Section):
         "softmax", description="softmax(corr / temperature) or the raw normalised correlations"
     )
     temperature: float = Field(0.01, gt=0.0, description="softmax temperature over correlations in [-1, 1]")
+
+
+class VisNetHps(Section):
+    """Yu et al. 2019 visNet, the learned-fingerprint auto-encoder (PAPERS.md §1.5); defaults sized for a CPU."""
+
+    fmap_base: int = Field(256, ge=4, description="EG width rule nf(s) = min(fmap_base / 2^s, fmap_max) (paper: 1024)")
+    fmap_max: int = Field(128, ge=4, description="EG width cap (paper: 512)")
+    d_fmap_base: int = Field(128, ge=4, description="D_rec width rule (paper: 1024)")
+    d_fmap_max: int = Field(64, ge=4, description="D_rec width cap (paper: 512)")
+    mbstd_group: int = Field(4, ge=0, description="D_rec minibatch-stddev group size, 0/1 = off (paper: 4)")
+    rec_weight: float = Field(20.0, ge=0.0, description="weight of the L1 reconstruction loss (paper: 20)")
+    adv_weight: float = Field(
+        0.1,
+        ge=0.0,
+        description="weight of the D_rec adversarial term on the reconstruction; 0 drops D_rec (paper: 0.1)",
+    )
+    gp_weight: float = Field(10.0, ge=0.0, description="WGAN-GP gradient-penalty weight of D_rec (paper: 10)")
+    drift: float = Field(0.001, ge=0.0, description="WGAN-GP drift penalty on real scores (paper: 0.001)")
+    lr: float = Field(1e-3, ge=0.0, description="Adam learning rate of EG and of D_rec (paper: 0.001)")
+    beta1: float = Field(0.0, ge=0.0, le=1.0, description="Adam beta1 (paper: 0.0)")
+    beta2: float = Field(0.99, ge=0.0, le=1.0, description="Adam beta2 (paper: 0.99)")
+    ema_beta: float = Field(0.999, ge=0.0, le=1.0, description="EMA decay of the evaluated copy EGs (paper: 0.999)")
+    ema_rampup: bool = Field(
+        True,
+        description="EMA decay min(ema_beta, (1+t)/(10+t)) at step t, so short runs are not dominated by the "
+        "initial weights (paper: false, a constant 0.999 over 25 M images)",
+    )
+    hflip: bool = Field(True, description="random horizontal flip while training (paper: true, lr_mirror_augment)")
+
+
+class ClassModelHps(Section):
+    """Generator_Attribution transferable class-modelling: detector + one-vs-rest heads (PAPERS.md §3.2-3.3)."""
+
+    input: Literal["pixel", "dct"] = Field(
+        "pixel", description="network input: RGB pixels in [-1, 1], or the standardised log-DCT (paper: both)"
+    )
+    lr_det: float = Field(1e-3, ge=0.0, description="Adam learning rate of the detection module (paper: 1e-3)")
+    lr_att: float = Field(1e-3, ge=0.0, description="Adam learning rate of each attribution head (paper: 1e-4)")
+    init_std: float = Field(0.02, gt=0.0, description="std of the N(0, std) weight initialisation (paper: 0.02)")
+    bn_momentum: float = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="PyTorch BatchNorm momentum of the running statistics; short runs need 0.1 "
+        "(paper: Keras momentum 0.99 = 0.01 here)",
+    )
+    patience: int = Field(
+        5, ge=0, description="early stopping on the val loss, best weights restored; 0 = off (paper: 5, up to 20)"
+    )

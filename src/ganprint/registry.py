@@ -18,6 +18,7 @@ import importlib
 from dataclasses import dataclass
 
 from ganprint.hparams import (
+    ClassModelHps,
     CramerHps,
     DCGANHps,
     GanDCTHps,
@@ -35,6 +36,7 @@ from ganprint.hparams import (
     SNGANHps,
     SSGANHps,
     StyleGAN2Hps,
+    VisNetHps,
     WganGpHps,
 )
 
@@ -117,6 +119,10 @@ METHODS: dict[str, Method] = {
     "gandct": Method("ganprint.attribution.methods.gandct:GanDCTMethod", GanDCTHps, "ganprint.nets.gandct"),
     "knn": Method("ganprint.attribution.methods.knn:KNNMethod", KNNHps),
     "prnu": Method("ganprint.attribution.methods.prnu:PRNUMethod", PRNUHps),
+    "visnet": Method("ganprint.attribution.methods.visnet:VisNetMethod", VisNetHps, "ganprint.nets.visnet"),
+    "classmodel": Method(
+        "ganprint.attribution.methods.classmodel:ClassModelMethod", ClassModelHps, "ganprint.nets.classmodel"
+    ),
 }
 
 

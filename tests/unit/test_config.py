@@ -296,7 +296,8 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
         ),
         pytest.param(
             lambda d: d["methods"].update(postpol={}),
-            "methods: unknown key 'postpol' (did you mean 'postpool'?); allowed keys: postpool, gandct, knn, prnu",
+            "methods: unknown key 'postpol' (did you mean 'postpool'?); allowed keys: "
+            "postpool, gandct, knn, prnu, visnet, classmodel",
             id="methods-unknown-method",
         ),
         pytest.param(
@@ -557,7 +558,8 @@ def test_powers_of_two_are_accepted(res):
         ),
         pytest.param(
             lambda d: d["attribution"].update(methods=["postpool", "dnadet"]),
-            "attribution.methods[1]: 'dnadet' is not allowed; allowed values: postpool, gandct, knn, prnu",
+            "attribution.methods[1]: 'dnadet' is not allowed; allowed values: "
+            "postpool, gandct, knn, prnu, visnet, classmodel",
             id="method-from-registry",
         ),
         pytest.param(
@@ -1113,7 +1115,14 @@ def test_json_schema():
     assert list(archs["properties"]) == ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
     assert archs["additionalProperties"] is False
     assert resolve(archs["properties"]["dcgan"]["anyOf"][0])["properties"]["z_dim"]["minimum"] == 1
-    assert list(resolve(s["properties"]["methods"])["properties"]) == ["postpool", "gandct", "knn", "prnu"]
+    assert list(resolve(s["properties"]["methods"])["properties"]) == [
+        "postpool",
+        "gandct",
+        "knn",
+        "prnu",
+        "visnet",
+        "classmodel",
+    ]
     assert list(resolve(s["properties"]["losses"])["properties"]) == [
         "nonsat",
         "hinge",

@@ -434,8 +434,7 @@ def test_attribution_deps_are_the_split_not_the_image_folders():
         "src/ganprint/attribution/methods/${item.method}.py",
         "src/ganprint/attribution/methods/base.py",
         "src/ganprint/attribution/inputs.py",
-        "src/ganprint/nets/gandct.py",
-        "src/ganprint/nets/postpool.py",
+        *registry.method_nets_modules(),
         "src/ganprint/nets/layers.py",
         "results/splits/${item.protocol}.csv",
     ]
