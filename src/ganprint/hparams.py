@@ -101,6 +101,9 @@ class DNADetHps(Section):
     pretrain_contrastive: bool = Field(
         False, description="add SupCon on transform labels while pre-training (paper's code: true, same trainer)"
     )
+    pretrain_max_images: int = Field(
+        1024, ge=1, description="training images (a seeded random subset) kept in memory for in-fit pre-training"
+    )
     pretrain_crop: int = Field(
         0, ge=0, description="random crop side before the transform; 0 = the whole image (paper: 128)"
     )
