@@ -21,6 +21,7 @@ from ganprint.hparams import (
     ClassModelHps,
     CramerHps,
     DCGANHps,
+    DNADetHps,
     GanDCTHps,
     HingeHps,
     InfoMaxHps,
@@ -123,6 +124,7 @@ METHODS: dict[str, Method] = {
     "classmodel": Method(
         "ganprint.attribution.methods.classmodel:ClassModelMethod", ClassModelHps, "ganprint.nets.classmodel"
     ),
+    "dnadet": Method("ganprint.attribution.methods.dnadet:DNADetMethod", DNADetHps, "ganprint.nets.dnadet"),
 }
 
 

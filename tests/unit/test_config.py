@@ -297,7 +297,7 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
         pytest.param(
             lambda d: d["methods"].update(postpol={}),
             "methods: unknown key 'postpol' (did you mean 'postpool'?); allowed keys: "
-            "postpool, gandct, knn, prnu, visnet, classmodel",
+            "postpool, gandct, knn, prnu, visnet, classmodel, dnadet",
             id="methods-unknown-method",
         ),
         pytest.param(
@@ -557,9 +557,9 @@ def test_powers_of_two_are_accepted(res):
             id="loss-from-registry",
         ),
         pytest.param(
-            lambda d: d["attribution"].update(methods=["postpool", "dnadet"]),
-            "attribution.methods[1]: 'dnadet' is not allowed; allowed values: "
-            "postpool, gandct, knn, prnu, visnet, classmodel",
+            lambda d: d["attribution"].update(methods=["postpool", "cnndetection"]),
+            "attribution.methods[1]: 'cnndetection' is not allowed; allowed values: "
+            "postpool, gandct, knn, prnu, visnet, classmodel, dnadet",
             id="method-from-registry",
         ),
         pytest.param(
@@ -1122,6 +1122,7 @@ def test_json_schema():
         "prnu",
         "visnet",
         "classmodel",
+        "dnadet",
     ]
     assert list(resolve(s["properties"]["losses"])["properties"]) == [
         "nonsat",

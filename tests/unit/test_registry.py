@@ -39,7 +39,7 @@ def test_arch_module_of_an_unregistered_name():
 def test_registered_names():
     assert list(registry.ARCHS) == ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
     assert list(registry.LOSSES) == ["nonsat", "hinge", "wgangp", "cramer", "mmd", "infomax", "ssgan"]
-    assert list(registry.METHODS) == ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel"]
+    assert list(registry.METHODS) == ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]
     assert registry.ARCHS["dcgan"].hparams is DCGANHps
     assert registry.ARCHS["mimicry"].hparams is MimicryHps and registry.ARCHS["sngan"].hparams is SNGANHps
     assert {a: set(e.provides) for a, e in registry.ARCHS.items()} == {
@@ -282,7 +282,7 @@ def test_registering_a_method_makes_the_config_accept_it():
         config.parse_params(d)
     assert str(e.value) == (
         "params.yaml: attribution.methods[1]: 'toymethod' is not allowed; allowed values: "
-        "postpool, gandct, knn, prnu, visnet, classmodel"
+        "postpool, gandct, knn, prnu, visnet, classmodel, dnadet"
     )
     with pytest.MonkeyPatch.context() as mp:
         cfg = fresh_config(mp, methods={"toymethod": TOY_METHOD})
@@ -293,7 +293,7 @@ def test_registering_a_method_makes_the_config_accept_it():
         with pytest.raises(cfg.ConfigError) as e:
             cfg.parse_params(d)
         assert str(e.value).startswith("params.yaml: methods.toymethod: missing section; the grid uses method")
-    assert list(registry.METHODS) == ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel"]
+    assert list(registry.METHODS) == ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]
 
 
 def test_the_committed_params_name_only_registered_things():
