@@ -291,7 +291,7 @@ def test_train_gan_and_generate_images(chain, name):
         assert len(s) == 24 and s.shape == (32, 32, 3)
     rows = read_manifest(samples / "manifest.csv")
     assert len(rows) == 24
-    assert rows[0]["label"] == f"skimage/dcgan/nonsat/{g['variant']}/seed{g['seed']}"
+    assert rows[0]["label"] == f"skimage-dcgan-nonsat-{g['variant']}-seed{g['seed']}"  # the GAN's grid name
     assert rows[0]["source"] == "seed5/00000000"
     assert _json(samples / "resolved_config.json") == _resolved(chain["params"], "generate_images", **g)
 

@@ -21,6 +21,7 @@ STAGES = {
 # commands that are no pipeline stage
 TOOLS = {
     "check-params": "check_params",
+    "export": "export",
     "preset": "preset",
     "render-dvc": "render_dvc",
     "schema": "schema",
