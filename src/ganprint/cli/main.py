@@ -10,6 +10,8 @@ STAGES = {
     "prepare-dataset": "prepare_dataset",
     "train-gan": "train_gan",
     "generate-images": "generate_images",
+    "fid-stats": "fid_stats",
+    "evaluate-gan": "evaluate_gan",
     "train-fingerprint-autoencoder": "train_fingerprint_autoencoder",
     "embed-fingerprints": "embed_fingerprints",
     "detect-fingerprints": "detect_fingerprints",
