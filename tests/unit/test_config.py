@@ -33,7 +33,7 @@ from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
 
 TOP_KEYS = (
     "datasets, gans, autoencoders, protocols, attribution, archs, losses, methods, loader, prepare_dataset, "
-    "train_gan, generate_images, train_fingerprint_autoencoder, embed_fingerprints, detect_fingerprints, "
+    "train_gan, generate_images, fid, train_fingerprint_autoencoder, embed_fingerprints, detect_fingerprints, "
     "build_split, train_classifier, evaluate_attribution, make_tables"
 )
 NAME_RULE = "use letters, digits, '_', '-', '.' (it becomes part of file paths and stage names)"
@@ -118,6 +118,16 @@ def test_params_yaml_loads_with_the_documented_values():
     }
     assert lookup(p, "train_gan") == {"steps": 1000, "batch_size": 64, "log_every": 100}
     assert lookup(p, "generate_images") == {"num_images": 1250, "seed": 1000, "batch_size": 250}
+    assert lookup(p, "fid") == {
+        "num_images": 250,
+        "num_real": 500,
+        "batch_size": 50,
+        "kid_subset_size": 100,
+        "kid_subsets": 100,
+        "kid_max_real": 500,
+        "resize": "tf_bilinear",
+        "seed": 0,
+    }
     assert lookup(p, "train_fingerprint_autoencoder") == {
         "bits": 32,
         "steps": 1500,
@@ -1224,3 +1234,52 @@ def test_preset_files_are_overlays_not_copies():
 def test_a_preset_outside_the_project_says_where_to_run(tmp_path):
     with pytest.raises(ConfigError, match=r"workflow/presets/: no presets folder here; run from the project root"):
         presets.render("tiny", tmp_path)
+
+
+# == fid: counts that must fit together ===============================================================================
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda d: d["fid"].update(num_images=25),
+            "fid.num_images: 25 > generate_images.num_images 24; score at most the images each GAN generates",
+            id="more-than-generated",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(num_images=10),
+            "fid.kid_subset_size: 12 must be <= fid.num_images (10) and fid.kid_max_real (48): a KID subset "
+            "draws that many fake and real images",
+            id="kid-subset-over-fake",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(kid_max_real=11),
+            "fid.kid_subset_size: 12 must be <= fid.num_images (24) and fid.kid_max_real (11): a KID subset "
+            "draws that many fake and real images",
+            id="kid-subset-over-real",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(num_real=40),
+            "fid.kid_max_real: 48 > fid.num_real 40; KID keeps at most the real images whose features are computed",
+            id="kid-real-over-num-real",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(resize="lanczos"),
+            "fid.resize: 'lanczos' is not allowed; allowed values: tf_bilinear, torch_bilinear_antialias",
+            id="resize-choice",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(num_images=1),
+            "fid.num_images: 1 is out of range; allowed: ≥ 2",
+            id="one-image",
+        ),
+    ],
+)
+def test_fid_counts(mutate, expected):
+    assert _error(mutate) == f"params.yaml: {expected}"
+
+
+def test_fid_num_real_zero_means_all_and_allows_any_kid_max_real():
+    p = _ok(lambda d: d["fid"].update(num_real=0, kid_max_real=100000))
+    assert (p.fid.num_real, p.fid.kid_max_real) == (0, 100000)
