@@ -286,9 +286,11 @@ def evaluate_gan(
         subset = min(cfg.kid_subset_size, cfg.num_images, len(kid_real))
         if subset < cfg.kid_subset_size:
             log.warning("KID subsets of %d images: only %d real feature rows", subset, len(kid_real))
-        kid = KernelInceptionDistance(
-            feature=features, subsets=cfg.kid_subsets, subset_size=subset, reset_real_features=False
-        ).to(device)
+        with warnings.catch_warnings():  # "will save all extracted features": num_images rows, as intended
+            warnings.simplefilter("ignore", UserWarning)
+            kid = KernelInceptionDistance(
+                feature=features, subsets=cfg.kid_subsets, subset_size=subset, reset_real_features=False
+            ).to(device)
         kid.real_features = [kid_real.to(device)]
         for batch in _batches(store, cfg.num_images, cfg.batch_size, device):
             fid.update(batch, real=False)
