@@ -4,7 +4,8 @@ Measures, on ``--threads`` CPU threads (the demo machine: 2 cores):
 
 * ``inception_img_per_s``: InceptionFeatures on batches of ``--batch`` uint8 images at 32 px (resize to 299
   included), best and median of ``--repeats`` timed batches after one warm-up batch;
-* ``fid_compute_s``: torchmetrics' FID compute (eigenvalues of a 2048 × 2048 product, float64), once per GAN;
+* ``fid_compute_s``: torchmetrics' FID compute (eigenvalues of a 2048 × 2048 product, float64, one thread as in
+  evaluate_gan), once per GAN;
 * ``fid_stats_s`` / ``evaluate_gan_s``: the library calls of the two stages at the params.yaml ``fid`` values on
   random 32 px stores (the time does not depend on the pixels), and the demo's total for its datasets and GANs.
 
@@ -85,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
     a = torch.randn(2048, 300, dtype=torch.float64, generator=g)
     s1, s2 = a @ a.T, (a + 0.1) @ (a + 0.1).T
+    torch.set_num_threads(1)  # as evaluate_gan runs it
     t0 = time.perf_counter()
     _compute_fid(torch.zeros(2048, dtype=torch.float64), s1, torch.zeros(2048, dtype=torch.float64), s2)
     fid_compute_s = time.perf_counter() - t0
+    torch.set_num_threads(args.threads)
 
     datasets, gans = len(params.datasets), len(params.gan_list)
     result = {

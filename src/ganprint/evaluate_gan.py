@@ -296,7 +296,15 @@ def evaluate_gan(
             fid.update(batch, real=False)
             kid.update(batch, real=False)  # the same tensor: InceptionFeatures returns the features just computed
     seconds = time.perf_counter() - t0
-    fid_value = float(fid.compute())
+    # torchmetrics' FID takes the eigenvalues of a 2048 x 2048 product (LAPACK geev). On a busy 2-core machine its
+    # OpenMP threads wait on each other: measured 30-38 s with 2 threads vs 3-7 s with 1. One thread also makes the
+    # value independent of --threads.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fid_value = float(fid.compute())
+    finally:
+        torch.set_num_threads(threads)
     with torch.random.fork_rng(devices=[]):  # KID draws its subsets with torch.randperm on the global CPU RNG
         torch.manual_seed(cfg.seed)
         kid_mean, kid_std = (float(v) for v in kid.compute())
