@@ -7,6 +7,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/fingerprint.smk"
 include: "workflow/rules/gan.smk"
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/attribution.smk"
 include: "workflow/rules/report.smk"
 

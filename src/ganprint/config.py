@@ -39,6 +39,7 @@ VARIANTS = ("clean", "fingerprinted")
 # A fine-tuned GAN (cross-finetune protocol, PAPERS §4.4) is the variant ft-<dataset>: the clean GAN of the same
 # dataset/arch/loss/seed, fine-tuned on data/clean/<dataset> by finetune_gan (a GAN like the others downstream).
 FINETUNE_PREFIX = "ft-"
+FID_RESIZES = ("tf_bilinear", "torch_bilinear_antialias")  # how images reach InceptionV3's 299 px (evaluate_gan.py)
 GAN_ARCHS = tuple(registry.ARCHS)
 GAN_LOSSES = tuple(registry.LOSSES)
 CLASSIFIER_METHODS = tuple(registry.METHODS)
@@ -242,6 +243,27 @@ class GenerateImagesCfg(Section):
     batch_size: int = Field(250, ge=1)
 
 
+class FidCfg(Section):
+    """FID and KID of every GAN against its dataset (stages fid_stats and evaluate_gan, TF-FID InceptionV3)."""
+
+    num_images: int = Field(
+        250, ge=2, description="generated images scored per GAN, <= generate_images.num_images (paper FID: 50000)"
+    )
+    num_real: int = Field(
+        500, ge=0, description="real images of the dataset in its statistics, 0 = all (paper: the whole dataset)"
+    )
+    batch_size: int = Field(50, ge=1, description="images per InceptionV3 forward pass; does not change the scores")
+    kid_subset_size: int = Field(
+        100, ge=2, description="images per KID subset, <= num_images and kid_max_real (paper KID: 1000)"
+    )
+    kid_subsets: int = Field(100, ge=1, description="KID subsets averaged into mean ± std (paper KID: 100)")
+    kid_max_real: int = Field(
+        500, ge=2, description="real feature rows kept for KID (StyleGAN2-ADA kid50k_full: 1000000)"
+    )
+    resize: Annotated[str, _one_of(FID_RESIZES)] = "tf_bilinear"
+    seed: int = Field(0, ge=0, description="seed of KID's random subsets")
+
+
 class TrainFingerprintAutoencoderCfg(Section):
     bits: int = Field(32, ge=1, le=4096)
     steps: int = Field(3000, ge=1)
@@ -312,6 +334,7 @@ class Params(Section):
     train_gan: TrainGanCfg
     finetune_gan: FinetuneGanCfg
     generate_images: GenerateImagesCfg
+    fid: FidCfg
     train_fingerprint_autoencoder: TrainFingerprintAutoencoderCfg
     embed_fingerprints: EmbedFingerprintsCfg
     detect_fingerprints: DetectFingerprintsCfg
@@ -441,6 +464,22 @@ def _check_references(p: Params) -> None:
                         f"(datasets: {defined}) or 'gan/<gan>'{hint} (GAN names are "
                         "<dataset>-<arch>-<loss>-<variant>-seed<seed>; `ganprint check-params` lists them)"
                     )
+    fid, gen = p.fid, p.generate_images
+    if fid.num_images > gen.num_images:
+        err(
+            f"fid.num_images: {fid.num_images} > generate_images.num_images {gen.num_images}; score at most the "
+            "images each GAN generates"
+        )
+    if fid.kid_subset_size > min(fid.num_images, fid.kid_max_real):
+        err(
+            f"fid.kid_subset_size: {fid.kid_subset_size} must be <= fid.num_images ({fid.num_images}) and "
+            f"fid.kid_max_real ({fid.kid_max_real}): a KID subset draws that many fake and real images"
+        )
+    if 0 < fid.num_real < fid.kid_max_real:
+        err(
+            f"fid.kid_max_real: {fid.kid_max_real} > fid.num_real {fid.num_real}; KID keeps at most the real "
+            "images whose features are computed"
+        )
     for proto in p.attribution.protocols:
         if proto not in p.protocols:
             err(

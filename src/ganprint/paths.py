@@ -42,6 +42,9 @@ CLASSIFIER_DIR = "results/models/classifier/{protocol}/{method}"
 CLASSIFIER_MODEL = CLASSIFIER_DIR + "/model.pt"
 CLASSIFIER_STATS = CLASSIFIER_DIR + "/stats.jsonl"
 PREDICTIONS = "results/predictions/{protocol}/{method}.csv"
+FID_DIR = "results/fid/{dataset}"
+FID_STATS = FID_DIR + "/real_stats.pt"  # a dataset's real InceptionV3 statistics, shared by all of its GANs
+GAN_NAME = "{dataset}-{arch}-{loss}-{variant}-seed{seed}"  # ganprint.config.gan_name
 
 METRICS = "results/metrics"
 METRICS_FP_AE = METRICS + "/train_fingerprint_autoencoder/{dataset}.json"
@@ -50,6 +53,7 @@ METRICS_DETECT = METRICS + "/detect_fingerprints/" + GAN + ".json"
 METRICS_SPLIT = METRICS + "/build_split/{protocol}.json"
 METRICS_CLASSIFIER = METRICS + "/train_classifier/{protocol}/{method}.json"
 METRICS_ATTRIBUTION = METRICS + "/evaluate_attribution/{protocol}/{method}.json"
+METRICS_GAN = METRICS + "/gan/" + GAN_NAME + ".json"  # FID and KID of one GAN (evaluate_gan)
 TABLES = "results/tables"
 TABLE_NAMES = ("attribution", "fingerprints")
 TABLE_FILES = tuple(f"{TABLES}/{t}.{ext}" for t in TABLE_NAMES for ext in ("csv", "md"))

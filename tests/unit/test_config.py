@@ -33,7 +33,8 @@ from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
 
 TOP_KEYS = (
     "datasets, gans, autoencoders, protocols, attribution, archs, losses, methods, loader, prepare_dataset, "
-    "train_gan, finetune_gan, generate_images, train_fingerprint_autoencoder, embed_fingerprints, detect_fingerprints, "
+    "train_gan, finetune_gan, generate_images, fid, train_fingerprint_autoencoder, embed_fingerprints, "
+    "detect_fingerprints, "
     "build_split, train_classifier, evaluate_attribution, make_tables"
 )
 NAME_RULE = "use letters, digits, '_', '-', '.' (it becomes part of file paths and stage names)"
@@ -134,6 +135,16 @@ def test_params_yaml_loads_with_the_documented_values():
     }
     assert lookup(p, "finetune_gan") == {"steps": 500}
     assert lookup(p, "generate_images") == {"num_images": 1250, "seed": 1000, "batch_size": 250}
+    assert lookup(p, "fid") == {
+        "num_images": 250,
+        "num_real": 500,
+        "batch_size": 50,
+        "kid_subset_size": 100,
+        "kid_subsets": 100,
+        "kid_max_real": 500,
+        "resize": "tf_bilinear",
+        "seed": 0,
+    }
     assert lookup(p, "train_fingerprint_autoencoder") == {
         "bits": 32,
         "steps": 1500,
@@ -1388,3 +1399,52 @@ def test_train_gan_new_keys_accept_their_values():
     p = _ok(lambda d: d["train_gan"].update(data_seed=3, amp="bf16", compile=True, checkpoint_every=0))
     assert (p.train_gan.data_seed, p.train_gan.amp, p.train_gan.compile) == (3, "bf16", True)
     assert _ok(lambda d: None).train_gan.data_seed is None
+
+
+# == fid: counts that must fit together ===============================================================================
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda d: d["fid"].update(num_images=25),
+            "fid.num_images: 25 > generate_images.num_images 24; score at most the images each GAN generates",
+            id="more-than-generated",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(num_images=10),
+            "fid.kid_subset_size: 12 must be <= fid.num_images (10) and fid.kid_max_real (48): a KID subset "
+            "draws that many fake and real images",
+            id="kid-subset-over-fake",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(kid_max_real=11),
+            "fid.kid_subset_size: 12 must be <= fid.num_images (24) and fid.kid_max_real (11): a KID subset "
+            "draws that many fake and real images",
+            id="kid-subset-over-real",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(num_real=40),
+            "fid.kid_max_real: 48 > fid.num_real 40; KID keeps at most the real images whose features are computed",
+            id="kid-real-over-num-real",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(resize="lanczos"),
+            "fid.resize: 'lanczos' is not allowed; allowed values: tf_bilinear, torch_bilinear_antialias",
+            id="resize-choice",
+        ),
+        pytest.param(
+            lambda d: d["fid"].update(num_images=1),
+            "fid.num_images: 1 is out of range; allowed: ≥ 2",
+            id="one-image",
+        ),
+    ],
+)
+def test_fid_counts(mutate, expected):
+    assert _error(mutate) == f"params.yaml: {expected}"
+
+
+def test_fid_num_real_zero_means_all_and_allows_any_kid_max_real():
+    p = _ok(lambda d: d["fid"].update(num_real=0, kid_max_real=100000))
+    assert (p.fid.num_real, p.fid.kid_max_real) == (0, 100000)

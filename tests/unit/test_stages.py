@@ -48,6 +48,8 @@ JOBS = {
     "train_gan": 5,
     "finetune_gan": 0,  # no fine-tuned variant in the demo grid
     "generate_images": 5,
+    "fid_stats": 2,
+    "evaluate_gan": 5,
     "detect_fingerprints": 5,
     "build_split": 2,
     "train_classifier": 2,
@@ -61,6 +63,8 @@ PARAMS_KEYS = {
     "train_gan": ["train_gan", "archs.{arch}", "losses.{loss}"],
     "finetune_gan": ["finetune_gan", "train_gan", "archs.{arch}", "losses.{loss}"],
     "generate_images": ["generate_images", "prepare_dataset.grid_images"],
+    "fid_stats": ["fid.num_real", "fid.batch_size", "fid.kid_max_real", "fid.resize"],
+    "evaluate_gan": ["fid"],
     "detect_fingerprints": ["detect_fingerprints"],
     "build_split": ["build_split", "protocols.{protocol}"],
     "train_classifier": ["train_classifier", "methods.{method}", "loader", "evaluate_attribution.open_set_tpr"],
@@ -104,6 +108,8 @@ def test_stage_order_and_cli_names():
         "train_gan",
         "finetune_gan",
         "generate_images",
+        "fid_stats",
+        "evaluate_gan",
         "train_fingerprint_autoencoder",
         "embed_fingerprints",
         "detect_fingerprints",
@@ -123,6 +129,8 @@ def test_wildcards_and_job_ids():
         "train_gan": GAN_WILDCARDS,
         "finetune_gan": GAN_WILDCARDS,
         "generate_images": GAN_WILDCARDS,
+        "fid_stats": ["dataset"],
+        "evaluate_gan": GAN_WILDCARDS,
         "detect_fingerprints": GAN_WILDCARDS,
         "build_split": ["protocol"],
         "train_classifier": ["protocol", "method"],
@@ -209,6 +217,10 @@ def test_all_targets_are_every_output_of_every_job():
         "results/models/gan/skimage/dcgan/nonsat/fingerprinted/seed0/G.pt",
         "results/samples/skimage/dcgan/nonsat/clean/seed3/images.lmdb",
         "results/metrics/detect_fingerprints/skimage/dcgan/nonsat/clean/seed2.json",
+        "results/fid/skimage/real_stats.pt",
+        "results/fid/sklearn/real_stats.pt",
+        "results/metrics/gan/skimage-dcgan-nonsat-clean-seed0.json",
+        "results/metrics/gan/skimage-dcgan-nonsat-fingerprinted-seed0.json",
         "results/splits/closed_set.csv",
         "results/metrics/build_split/cross_seed.json",
         "results/models/classifier/cross_seed/postpool/model.pt",
@@ -342,6 +354,9 @@ def test_dvc_stage_definitions_and_matrices():
         "train_gan.fingerprinted",
         "generate_images.seeds",
         "generate_images.fingerprinted",
+        "fid_stats",
+        "evaluate_gan.seeds",
+        "evaluate_gan.fingerprinted",
         "detect_fingerprints.seeds",
         "detect_fingerprints.fingerprinted",
         "build_split",
@@ -349,11 +364,11 @@ def test_dvc_stage_definitions_and_matrices():
         "evaluate_attribution",
         "make_tables",
     ]
-    for stage in ("train_gan", "generate_images", "detect_fingerprints"):
+    for stage in ("train_gan", "generate_images", "evaluate_gan", "detect_fingerprints"):
         for group in ("seeds", "fingerprinted"):
             assert dvc[f"{stage}.{group}"]["matrix"] == {w: f"${{gans.{group}.{w}}}" for w in GAN_WILDCARDS}
             assert list(dvc[f"{stage}.{group}"]["matrix"]) == GAN_WILDCARDS
-    assert dvc["prepare_dataset"]["matrix"] == {"dataset": "${datasets}"}
+    assert dvc["prepare_dataset"]["matrix"] == dvc["fid_stats"]["matrix"] == {"dataset": "${datasets}"}
     assert dvc["train_fingerprint_autoencoder"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["embed_fingerprints"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["build_split"]["matrix"] == {"protocol": "${attribution.protocols}"}
@@ -471,6 +486,7 @@ def test_adding_a_gans_group_adds_its_definitions_and_a_seed_does_not():
     assert [n for n in dvc if n.endswith(".extra")] == [
         "train_gan.extra",
         "generate_images.extra",
+        "evaluate_gan.extra",
         "detect_fingerprints.extra",
     ]
     assert dvc["train_gan.extra"]["matrix"]["seed"] == "${gans.extra.seed}"
@@ -509,14 +525,19 @@ def _added(before, after) -> dict[str, list[dict]]:
     return out
 
 
-def test_adding_a_seed_adds_three_jobs():
+def test_adding_a_seed_adds_four_jobs():
     data = _default_data()
     before = _jobs(parse_params(data))
     data["gans"]["seeds"]["seed"].append(4)
     after = _jobs(parse_params(data))
     gan = {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": 4}
-    assert _added(before, after) == {"train_gan": [gan], "generate_images": [gan], "detect_fingerprints": [gan]}
-    assert sum(map(len, after.values())) - sum(map(len, before.values())) == 3
+    assert _added(before, after) == {
+        "train_gan": [gan],
+        "generate_images": [gan],
+        "evaluate_gan": [gan],
+        "detect_fingerprints": [gan],
+    }
+    assert sum(map(len, after.values())) - sum(map(len, before.values())) == 4
 
 
 def test_adding_a_protocol_adds_a_split_a_classifier_and_an_evaluation():

@@ -8,7 +8,6 @@ from ganprint.cli._common import (
     add_device,
     add_gan_selectors,
     gan_from_args,
-    gan_label,
     make_parser,
     pick_device,
     resolved_config,
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=cfg.seed,
             batch_size=cfg.batch_size,
             grid_images=params.prepare_dataset.grid_images,
-            label=gan_label(args),
+            label=gan.name,  # the manifest names the GAN: <dataset>-<arch>-<loss>-<variant>-seed<seed>
             device=pick_device(args),
         )
         write_json(args.out / "resolved_config.json", resolved_config(params, "generate_images", **gan.selectors()))

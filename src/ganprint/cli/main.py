@@ -11,6 +11,8 @@ STAGES = {
     "train-gan": "train_gan",
     "finetune-gan": "finetune_gan",
     "generate-images": "generate_images",
+    "fid-stats": "fid_stats",
+    "evaluate-gan": "evaluate_gan",
     "train-fingerprint-autoencoder": "train_fingerprint_autoencoder",
     "embed-fingerprints": "embed_fingerprints",
     "detect-fingerprints": "detect_fingerprints",
@@ -22,6 +24,7 @@ STAGES = {
 # commands that are no pipeline stage
 TOOLS = {
     "check-params": "check_params",
+    "export": "export",
     "preset": "preset",
     "render-dvc": "render_dvc",
     "schema": "schema",

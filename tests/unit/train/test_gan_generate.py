@@ -14,6 +14,7 @@ from PIL import Image
 from ganprint.checkpoint import load_checkpoint
 from ganprint.config import GanCfg, TrainGanCfg
 from ganprint.data.store import ImageStore, ImageStoreWriter, read_manifest
+from ganprint.errors import StageError
 from ganprint.generate import generate_images, latent
 from ganprint.hparams import DCGANHps
 from ganprint.io import seed_everything
@@ -220,3 +221,50 @@ def test_generate_refuses_a_non_generator(tmp_path, trained):
     with pytest.raises(CheckpointError, match="expected a gan_generator checkpoint, got 'fingerprint_decoder'"):
         _generate(tmp_path / "D.pt", tmp_path / "o", num_images=1, batch_size=1)
     assert not (tmp_path / "o").exists()
+
+
+def test_batch_1_and_batch_64_give_byte_identical_images(trained, tmp_path):
+    one = _generate(trained / "G.pt", tmp_path / "one", num_images=70, batch_size=1)
+    many = _generate(trained / "G.pt", tmp_path / "many", num_images=70, batch_size=64)
+    assert one.dtype == many.dtype == np.uint8
+    assert one.tobytes() == many.tobytes()
+
+
+def test_manifest_names_generation_seed_index_and_gan(trained, tmp_path):
+    from ganprint.generate import index_of_source, source_of
+
+    _generate(trained / "G.pt", tmp_path, num_images=3, batch_size=2, seed=17)
+    rows = read_manifest(tmp_path / "manifest.csv")
+    assert [(r["seed"], r["label"]) for r in rows] == [("17", "tiny/dcgan")] * 3
+    assert [index_of_source(r["source"]) for r in rows] == [(17, 0), (17, 1), (17, 2)]
+    assert source_of(17, 2) == "seed17/00000002"
+    assert index_of_source("china.jpg") is None and index_of_source("data/x.lmdb#00000001") is None
+
+
+def test_uniform_latent_is_u_minus1_1_from_seed_and_index():
+    u = latent(5, 3, 1000, "uniform")
+    assert u.dtype == np.float32 and -1.0 <= u.min() < -0.99 and 0.99 < u.max() <= 1.0
+    np.testing.assert_array_equal(u, np.random.default_rng([5, 3]).uniform(-1.0, 1.0, 1000).astype(np.float32))
+    np.testing.assert_array_equal(latent(5, 3, 8), latent(5, 3, 8, "normal"))
+    with pytest.raises(StageError, match="unknown latent kind 'gamma'.*allowed: normal, uniform"):
+        latent(5, 3, 8, "gamma")
+
+
+def test_generation_draws_the_latent_kind_the_generator_declares(trained, tmp_path, monkeypatch):
+    import ganprint.generate as gen
+
+    class UniformDCGAN(DCGANGenerator):
+        latent = "uniform"
+
+    monkeypatch.setitem(gen.GENERATORS, "dcgan", UniformDCGAN)
+    images = _generate(trained / "G.pt", tmp_path / "u", num_images=4, batch_size=3, seed=5)
+    monkeypatch.undo()
+    normal = _generate(trained / "G.pt", tmp_path / "n", num_images=4, batch_size=3, seed=5)
+    ckpt = load_checkpoint(trained / "G.pt", "gan_generator")
+    G = DCGANGenerator(**ckpt["model_args"])
+    G.load_state_dict(ckpt["state_dict"])
+    G.eval()
+    with torch.no_grad():
+        expect = to_uint8(G(torch.from_numpy(np.stack([latent(5, i, 8, "uniform") for i in range(4)]))))
+    np.testing.assert_array_equal(images, expect)
+    assert not np.array_equal(images, normal)
