@@ -291,6 +291,20 @@ class EvaluateAttributionCfg(Section):
     )
 
 
+CAM_KINDS = ("auto", "cam", "gradcam")
+
+
+class InterpretAttributionCfg(Section):
+    cam_images: int = Field(8, ge=1, le=64, description="test images per class in the heat-map grid, 1..64")
+    cam_kind: Annotated[str, _one_of(CAM_KINDS)] = Field(
+        "auto", description="auto (CAM where the method ends in GAP + linear, else Grad-CAM) | cam | gradcam"
+    )
+    tsne_images: int = Field(500, ge=3, description="test images in the t-SNE at most, split evenly over the classes")
+    perplexity: float = Field(30.0, gt=0.0, description="t-SNE perplexity (clipped to (N - 1) / 3 for small N)")
+    seed: int = Field(0, ge=0, description="t-SNE random state")
+    batch_size: int = Field(64, ge=1)
+
+
 class MakeTablesCfg(Section):
     decimals: int = Field(2, ge=0, le=6)
 
@@ -318,6 +332,7 @@ class Params(Section):
     build_split: BuildSplitCfg
     train_classifier: TrainClassifierCfg
     evaluate_attribution: EvaluateAttributionCfg
+    interpret_attribution: InterpretAttributionCfg
     make_tables: MakeTablesCfg
 
     # -- derived views used by both front-ends ------------------------------------------------------------------

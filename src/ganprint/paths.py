@@ -42,6 +42,7 @@ CLASSIFIER_DIR = "results/models/classifier/{protocol}/{method}"
 CLASSIFIER_MODEL = CLASSIFIER_DIR + "/model.pt"
 CLASSIFIER_STATS = CLASSIFIER_DIR + "/stats.jsonl"
 PREDICTIONS = "results/predictions/{protocol}/{method}.csv"
+FIGURES_ATTRIBUTION = "results/figures/attribution/{protocol}/{method}"  # interpret_attribution's figures
 
 METRICS = "results/metrics"
 METRICS_FP_AE = METRICS + "/train_fingerprint_autoencoder/{dataset}.json"

@@ -362,6 +362,33 @@ STAGES: dict[str, Stage] = {
             threads=4,
         ),
         Stage(
+            "interpret_attribution",
+            ("protocol", "method"),
+            "attribution",
+            "--protocol {protocol} --method {method} --split {input.split} --model {input.model}"
+            " --metrics {input.metrics} --out " + P.FIGURES_ATTRIBUTION,
+            inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL, "metrics": P.METRICS_ATTRIBUTION},
+            # the same files for every method (a DVC matrix): a figure that does not apply is a PNG saying why
+            outputs={
+                "cam": P.FIGURES_ATTRIBUTION + "/cam.png",
+                "tsne": P.FIGURES_ATTRIBUTION + "/tsne.png",
+                "fingerprints": P.FIGURES_ATTRIBUTION + "/fingerprints.png",
+                "summary": P.FIGURES_ATTRIBUTION + "/interpret.json",
+            },
+            params=("interpret_attribution", "loader"),
+            modules=(
+                "src/ganprint/report/attribution_figures.py",
+                "src/ganprint/report/interpret.py",
+                "src/ganprint/report/fingerprints_figure.py",
+                "src/ganprint/attribution/splits.py",
+                "src/ganprint/data/dataset.py",
+                method_module("{method}"),
+                *ATTRIBUTION_METHOD_MODULES,
+            ),
+            gpu=1,
+            threads=4,
+        ),
+        Stage(
             "make_tables",
             (),
             None,

@@ -52,6 +52,7 @@ JOBS = {
     "build_split": 2,
     "train_classifier": 2,
     "evaluate_attribution": 2,
+    "interpret_attribution": 2,
     "make_tables": 1,
 }
 PARAMS_KEYS = {
@@ -65,6 +66,7 @@ PARAMS_KEYS = {
     "build_split": ["build_split", "protocols.{protocol}"],
     "train_classifier": ["train_classifier", "methods.{method}", "loader", "evaluate_attribution.open_set_tpr"],
     "evaluate_attribution": ["evaluate_attribution", "loader"],
+    "interpret_attribution": ["interpret_attribution", "loader"],
     "make_tables": ["make_tables", "datasets", "gans", "autoencoders", "protocols", "attribution"],
 }
 GAN_WILDCARDS = ["dataset", "arch", "loss", "variant", "seed"]
@@ -110,6 +112,7 @@ def test_stage_order_and_cli_names():
         "build_split",
         "train_classifier",
         "evaluate_attribution",
+        "interpret_attribution",
         "make_tables",
     ]
     assert set(CLI_STAGES.values()) == set(STAGES)
@@ -127,6 +130,7 @@ def test_wildcards_and_job_ids():
         "build_split": ["protocol"],
         "train_classifier": ["protocol", "method"],
         "evaluate_attribution": ["protocol", "method"],
+        "interpret_attribution": ["protocol", "method"],
         "make_tables": [],
     }
     assert STAGES["train_gan"].job == "{dataset}-{arch}-{loss}-{variant}-seed{seed}"
@@ -186,6 +190,7 @@ def test_jobs_exactly():
     assert (
         jobs["train_classifier"]
         == jobs["evaluate_attribution"]
+        == jobs["interpret_attribution"]
         == [
             {"protocol": "closed_set", "method": "postpool"},
             {"protocol": "cross_seed", "method": "postpool"},
@@ -214,6 +219,10 @@ def test_all_targets_are_every_output_of_every_job():
         "results/models/classifier/cross_seed/postpool/model.pt",
         "results/predictions/closed_set/postpool.csv",
         "results/metrics/evaluate_attribution/cross_seed/postpool.json",
+        "results/figures/attribution/closed_set/postpool/cam.png",
+        "results/figures/attribution/cross_seed/postpool/tsne.png",
+        "results/figures/attribution/cross_seed/postpool/fingerprints.png",
+        "results/figures/attribution/closed_set/postpool/interpret.json",
         *paths.TABLE_FILES,
     ):
         assert t in targets, t
@@ -347,6 +356,7 @@ def test_dvc_stage_definitions_and_matrices():
         "build_split",
         "train_classifier",
         "evaluate_attribution",
+        "interpret_attribution",
         "make_tables",
     ]
     for stage in ("train_gan", "generate_images", "detect_fingerprints"):
@@ -357,7 +367,7 @@ def test_dvc_stage_definitions_and_matrices():
     assert dvc["train_fingerprint_autoencoder"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["embed_fingerprints"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["build_split"]["matrix"] == {"protocol": "${attribution.protocols}"}
-    for stage in ("train_classifier", "evaluate_attribution"):
+    for stage in ("train_classifier", "evaluate_attribution", "interpret_attribution"):
         assert dvc[stage]["matrix"] == {"protocol": "${attribution.protocols}", "method": "${attribution.methods}"}
     assert "matrix" not in dvc["make_tables"]
     for name, d in dvc.items():
@@ -532,6 +542,7 @@ def test_adding_a_protocol_adds_a_split_a_classifier_and_an_evaluation():
         "build_split": [{"protocol": "real_vs_fake"}],
         "train_classifier": [job],
         "evaluate_attribution": [job],
+        "interpret_attribution": [job],
     }
     # a protocol that is defined but not listed in attribution runs nothing
     data["attribution"]["protocols"].remove("real_vs_fake")
@@ -564,7 +575,11 @@ def test_adding_a_method_adds_one_classifier_and_one_evaluation():
     data["attribution"]["methods"].append("toymethod")
     data["methods"]["toymethod"] = {"temperature": 0.5}
     job = {"protocol": "cross_seed", "method": "toymethod"}
-    assert _added(before, _jobs_with_toy_method(data)) == {"train_classifier": [job], "evaluate_attribution": [job]}
+    assert _added(before, _jobs_with_toy_method(data)) == {
+        "train_classifier": [job],
+        "evaluate_attribution": [job],
+        "interpret_attribution": [job],
+    }
     assert "toymethod" not in registry.METHODS
 
 
@@ -574,7 +589,11 @@ def test_adding_a_method_to_the_defaults_adds_one_classifier_and_one_evaluation_
     data["attribution"]["methods"].append("toymethod")
     data["methods"]["toymethod"] = {}
     jobs = [{"protocol": p, "method": "toymethod"} for p in ("closed_set", "cross_seed")]
-    assert _added(before, _jobs_with_toy_method(data)) == {"train_classifier": jobs, "evaluate_attribution": jobs}
+    assert _added(before, _jobs_with_toy_method(data)) == {
+        "train_classifier": jobs,
+        "evaluate_attribution": jobs,
+        "interpret_attribution": jobs,
+    }
 
 
 # == fine-tuned GANs (variant ft-<dataset>): finetune_gan instead of train_gan, the rest as for any GAN ================
