@@ -2,8 +2,9 @@
 
 A declaration says what a stage iterates over (its wildcards and the params grid they come from), its inputs and
 outputs (patterns from :mod:`ganprint.paths`), the params keys and library modules it depends on (per variant:
-the arch's file, :data:`ARCH_MODULE`; per method: its files, :data:`METHOD_MODULES`), its resources and its command. Both front-ends derive everything from here,
-so a stage is spelled once (DESIGN.md, "Each stage is declared once").
+the arch's file, :data:`ARCH_MODULE`; per method: its files, :data:`METHOD_MODULES`), its resources and its
+command. Both front-ends derive everything from here, so a stage is spelled once (DESIGN.md, "Each stage is
+declared once").
 
 Pattern syntax: ``{wildcard}`` for a wildcard, ``{input.NAME}`` / ``{output.NAME}`` for a declared path and
 ``{params_file}`` / ``{log}`` in commands — Snakemake's own spelling, so the rules use the strings as they are;

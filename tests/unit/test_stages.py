@@ -162,6 +162,7 @@ def test_gan_stages_depend_on_their_arch_module_only():
         assert "src/ganprint/nets/sngan.py" in STAGES[name].job_modules(w)
         assert "src/ganprint/nets/mimicry.py" not in STAGES[name].job_modules(w)
 
+
 ATTRIBUTION_STAGES = ("train_classifier", "evaluate_attribution", "interpret_attribution")
 
 
