@@ -46,6 +46,7 @@ CLASSIFIER_METHODS = tuple(registry.METHODS)
 PAPER_REFERENCES = ("", "yu2019_table1", "yu2019_table2", "dnadet_cross_seed")
 TTA_MODES = ("none", "flips", "rot_flips")  # ganprint.attribution.tta (which imports torch: not imported here)
 TTA_VOTES = ("majority", "mean")
+OPEN_SET_SCORES = ("msp", "energy", "feature_distance")  # ganprint.attribution.openset (imports torch)
 UNKNOWN_CLASS = "unknown"  # open-set test class (ganprint.attribution.splits.UNKNOWN)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # what the variant wildcard may be (Snakemake's wildcard constraint): a training variant or ft-<dataset>
@@ -288,6 +289,11 @@ class EvaluateAttributionCfg(Section):
     )
     open_set_tpr: float = Field(
         0.95, gt=0.0, le=1.0, description="open-set rejection threshold: this TPR on the known val images"
+    )
+    open_set_score: Annotated[str, _one_of(OPEN_SET_SCORES)] = Field(
+        "msp",
+        description="open-set rejection score: msp (max softmax / sigmoid) | energy (logsumexp of the logits) | "
+        "feature_distance (scaled distance of the features to the nearest training class mean)",
     )
 
 

@@ -338,7 +338,13 @@ STAGES: dict[str, Stage] = {
                 "metrics": P.METRICS_CLASSIFIER,
             },
             metrics=("metrics",),
-            params=("train_classifier", "methods.{method}", "loader", "evaluate_attribution.open_set_tpr"),
+            params=(
+                "train_classifier",
+                "methods.{method}",
+                "loader",
+                "evaluate_attribution.open_set_tpr",
+                "evaluate_attribution.open_set_score",
+            ),
             modules=(
                 "src/ganprint/attribution/train.py",
                 "src/ganprint/attribution/splits.py",

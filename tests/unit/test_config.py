@@ -156,6 +156,7 @@ def test_params_yaml_loads_with_the_documented_values():
         "tta": "none",
         "tta_vote": "majority",
         "open_set_tpr": 0.95,
+        "open_set_score": "msp",
     }
     assert lookup(p, "interpret_attribution") == {
         "cam_images": 8,

@@ -65,7 +65,13 @@ PARAMS_KEYS = {
     "generate_images": ["generate_images", "prepare_dataset.grid_images"],
     "detect_fingerprints": ["detect_fingerprints"],
     "build_split": ["build_split", "protocols.{protocol}"],
-    "train_classifier": ["train_classifier", "methods.{method}", "loader", "evaluate_attribution.open_set_tpr"],
+    "train_classifier": [
+        "train_classifier",
+        "methods.{method}",
+        "loader",
+        "evaluate_attribution.open_set_tpr",
+        "evaluate_attribution.open_set_score",
+    ],
     "evaluate_attribution": ["evaluate_attribution", "loader"],
     "interpret_attribution": ["interpret_attribution", "loader"],
     "make_tables": ["make_tables", "datasets", "gans", "autoencoders", "protocols", "attribution"],
@@ -281,6 +287,7 @@ def test_tracked_params_per_job():
         "methods.postpool": lookup(p, "methods.postpool"),
         "loader": {"workers": 0, "memory_budget_mb": 512},
         "evaluate_attribution.open_set_tpr": 0.95,  # the checkpoint stores the threshold calibrated on val
+        "evaluate_attribution.open_set_score": "msp",
     }
     assert json.loads(tracked_params(STAGES["build_split"], p, {"protocol": "cross_seed"})) == {
         "build_split": {"train_per_class": 1000, "val_per_class": 0, "test_per_class": 250},
@@ -449,6 +456,7 @@ def test_dvc_params_are_the_declared_keys():
         "methods.postpool",
         "loader",
         "evaluate_attribution.open_set_tpr",
+        "evaluate_attribution.open_set_score",
     ]
 
 
