@@ -47,6 +47,7 @@ CLASSIFIER_METHODS = tuple(registry.METHODS)
 PAPER_REFERENCES = ("", "yu2019_table1", "yu2019_table2", "dnadet_cross_seed")
 TTA_MODES = ("none", "flips", "rot_flips")  # ganprint.attribution.tta (which imports torch: not imported here)
 TTA_VOTES = ("majority", "mean")
+OPEN_SET_SCORES = ("msp", "energy", "feature_distance")  # ganprint.attribution.openset (imports torch)
 UNKNOWN_CLASS = "unknown"  # open-set test class (ganprint.attribution.splits.UNKNOWN)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # what the variant wildcard may be (Snakemake's wildcard constraint): a training variant or ft-<dataset>
@@ -311,6 +312,25 @@ class EvaluateAttributionCfg(Section):
     open_set_tpr: float = Field(
         0.95, gt=0.0, le=1.0, description="open-set rejection threshold: this TPR on the known val images"
     )
+    open_set_score: Annotated[str, _one_of(OPEN_SET_SCORES)] = Field(
+        "msp",
+        description="open-set rejection score: msp (max softmax / sigmoid) | energy (logsumexp of the logits) | "
+        "feature_distance (scaled distance of the features to the nearest training class mean)",
+    )
+
+
+CAM_KINDS = ("auto", "cam", "gradcam")
+
+
+class InterpretAttributionCfg(Section):
+    cam_images: int = Field(8, ge=1, le=64, description="test images per class in the heat-map grid, 1..64")
+    cam_kind: Annotated[str, _one_of(CAM_KINDS)] = Field(
+        "auto", description="auto (CAM where the method ends in GAP + linear, else Grad-CAM) | cam | gradcam"
+    )
+    tsne_images: int = Field(500, ge=3, description="test images in the t-SNE at most, split evenly over the classes")
+    perplexity: float = Field(30.0, gt=0.0, description="t-SNE perplexity (clipped to (N - 1) / 3 for small N)")
+    seed: int = Field(0, ge=0, description="t-SNE random state")
+    batch_size: int = Field(64, ge=1)
 
 
 class MakeTablesCfg(Section):
@@ -341,6 +361,7 @@ class Params(Section):
     build_split: BuildSplitCfg
     train_classifier: TrainClassifierCfg
     evaluate_attribution: EvaluateAttributionCfg
+    interpret_attribution: InterpretAttributionCfg
     make_tables: MakeTablesCfg
 
     # -- derived views used by both front-ends ------------------------------------------------------------------

@@ -45,6 +45,7 @@ PREDICTIONS = "results/predictions/{protocol}/{method}.csv"
 FID_DIR = "results/fid/{dataset}"
 FID_STATS = FID_DIR + "/real_stats.pt"  # a dataset's real InceptionV3 statistics, shared by all of its GANs
 GAN_NAME = "{dataset}-{arch}-{loss}-{variant}-seed{seed}"  # ganprint.config.gan_name
+FIGURES_ATTRIBUTION = "results/figures/attribution/{protocol}/{method}"  # interpret_attribution's figures
 
 METRICS = "results/metrics"
 METRICS_FP_AE = METRICS + "/train_fingerprint_autoencoder/{dataset}.json"

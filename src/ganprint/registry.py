@@ -66,6 +66,7 @@ class Method:
     impl: str  # "ganprint.attribution.methods.<method>:<Class>", an AttributionMethod
     hparams: type[Section]
     nets: str = ""  # "ganprint.nets.<file>": the network module the impl builds, if any
+    modules: tuple[str, ...] = ()  # other ganprint modules only this method uses (dotted names), if any
 
 
 ARCHS: dict[str, Arch] = {
@@ -124,7 +125,12 @@ METHODS: dict[str, Method] = {
     "classmodel": Method(
         "ganprint.attribution.methods.classmodel:ClassModelMethod", ClassModelHps, "ganprint.nets.classmodel"
     ),
-    "dnadet": Method("ganprint.attribution.methods.dnadet:DNADetMethod", DNADetHps, "ganprint.nets.dnadet"),
+    "dnadet": Method(
+        "ganprint.attribution.methods.dnadet:DNADetMethod",
+        DNADetHps,
+        "ganprint.nets.dnadet",
+        ("ganprint.attribution.dnadet_pretrain", "ganprint.perturb"),
+    ),
 }
 
 
@@ -152,11 +158,13 @@ def method_module(method: str) -> str:
 
 
 def method_modules(method: str) -> tuple[str, ...]:
-    """Every file a registered method's results depend on: its impl module and the nets module it builds."""
+    """Every file a registered method's results depend on besides the shared attribution code: its impl module,
+    the nets module it builds and its other ``modules`` (each attribution job depends on exactly these)."""
     entry = METHODS[method]
     files = [module_file(entry.impl)]
     if entry.nets:
         files.append(module_file(entry.nets))
+    files += [module_file(m) for m in entry.modules]
     return tuple(files)
 
 

@@ -2,12 +2,15 @@
 
 A declaration says what a stage iterates over (its wildcards and the params grid they come from), its inputs and
 outputs (patterns from :mod:`ganprint.paths`), the params keys and library modules it depends on (per variant:
-the arch's file, :data:`ARCH_MODULE`), its resources and its command. Both front-ends derive everything from here,
-so a stage is spelled once (DESIGN.md, "Each stage is declared once").
+the arch's file, :data:`ARCH_MODULE`; per method: its files, :data:`METHOD_MODULES`), its resources and its
+command. Both front-ends derive everything from here, so a stage is spelled once (DESIGN.md, "Each stage is
+declared once").
 
 Pattern syntax: ``{wildcard}`` for a wildcard, ``{input.NAME}`` / ``{output.NAME}`` for a declared path and
 ``{params_file}`` / ``{log}`` in commands — Snakemake's own spelling, so the rules use the strings as they are;
-DVC gets ``${item.wildcard}`` (matrix stages).
+DVC gets ``${item.wildcard}`` (matrix stages). A matrix cannot map a name to a file, so the per-GAN stages get one
+DVC definition per ``gans`` group and the attribution stages one per method (``train_classifier.<method>``, a
+matrix over the protocols): each job depends on exactly its own method's files.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from dataclasses import dataclass, field
 
 from ganprint import paths as P
 from ganprint.config import FINETUNE_PREFIX, VARIANTS
-from ganprint.registry import arch_module, method_module, method_nets_modules
+from ganprint.registry import arch_module, method_modules
 
 GAN_WILDCARDS = ("dataset", "arch", "loss", "variant", "seed")
 # a GAN job's library module: the file of its arch's generator (registry.arch_module; sngan and mimicry share
 # nets/sngan.py), resolved per job (Stage.job_modules) since it is not the arch name itself
 ARCH_MODULE = "{arch_module}"
+# an attribution job's method files: registry.method_modules(method) (impl, nets and helper modules), resolved per
+# job (Stage.job_modules) and per DVC definition (one per method, render_dvc)
+METHOD_MODULES = "{method_modules}"
 # grid → the params keys DVC's matrix iterates ('gans' is per group: gans.<group>.<wildcard>)
 GRIDS = {
     "datasets": {"dataset": "datasets"},
@@ -79,10 +85,17 @@ class Stage:
         return [f"src/ganprint/cli/{self.name}.py", *self.modules]
 
     def job_modules(self, wildcards: dict) -> list[str]:
-        """The module files of one job (its wildcards filled in, :data:`ARCH_MODULE` resolved)."""
-        return [
-            arch_module(wildcards["arch"]) if m == ARCH_MODULE else m.format(**wildcards) for m in self.module_files
-        ]
+        """The module files of one job (its wildcards filled in, :data:`ARCH_MODULE` / :data:`METHOD_MODULES`
+        resolved)."""
+        out: list[str] = []
+        for m in self.module_files:
+            if m == ARCH_MODULE:
+                out.append(arch_module(wildcards["arch"]))
+            elif m == METHOD_MODULES:
+                out += method_modules(wildcards["method"])
+            else:
+                out.append(m.format(**wildcards))
+        return out
 
     @property
     def command(self) -> str:
@@ -90,14 +103,11 @@ class Stage:
         return f"ganprint {self.cli} --params {{params_file}} {self.args} --log {{log}}"
 
 
-# What every attribution job's method depends on besides its own file: the base class, the input transforms and
-# the network modules of the registered methods. A DVC matrix cannot name a per-method list of files, so the
-# nets modules of all methods are listed (an edit to one network reruns every method's jobs: over-approximate,
-# never stale).
+# What every attribution job depends on besides its method's own files (METHOD_MODULES): the base class, the input
+# transforms and the layers the networks build on.
 ATTRIBUTION_METHOD_MODULES = (
     "src/ganprint/attribution/methods/base.py",
     "src/ganprint/attribution/inputs.py",
-    *method_nets_modules(),
     "src/ganprint/nets/layers.py",
 )
 
@@ -354,12 +364,18 @@ STAGES: dict[str, Stage] = {
                 "metrics": P.METRICS_CLASSIFIER,
             },
             metrics=("metrics",),
-            params=("train_classifier", "methods.{method}", "loader", "evaluate_attribution.open_set_tpr"),
+            params=(
+                "train_classifier",
+                "methods.{method}",
+                "loader",
+                "evaluate_attribution.open_set_tpr",
+                "evaluate_attribution.open_set_score",
+            ),
             modules=(
                 "src/ganprint/attribution/train.py",
                 "src/ganprint/attribution/splits.py",
                 "src/ganprint/data/dataset.py",
-                method_module("{method}"),
+                METHOD_MODULES,
                 *ATTRIBUTION_METHOD_MODULES,
             ),
             gpu=1,
@@ -379,13 +395,40 @@ STAGES: dict[str, Stage] = {
                 "src/ganprint/attribution/evaluate.py",
                 "src/ganprint/attribution/splits.py",
                 "src/ganprint/data/dataset.py",
-                method_module("{method}"),
+                METHOD_MODULES,
                 *ATTRIBUTION_METHOD_MODULES,
                 "src/ganprint/attribution/tta.py",
                 "src/ganprint/attribution/openset.py",
             ),
             gpu=1,
             threads=4,
+        ),
+        Stage(
+            "interpret_attribution",
+            ("protocol", "method"),
+            "attribution",
+            "--protocol {protocol} --method {method} --split {input.split} --model {input.model}"
+            " --metrics {input.metrics} --out " + P.FIGURES_ATTRIBUTION + " --device cpu",
+            inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL, "metrics": P.METRICS_ATTRIBUTION},
+            # the same files for every method (a DVC matrix): a figure that does not apply is a PNG saying why
+            outputs={
+                "cam": P.FIGURES_ATTRIBUTION + "/cam.png",
+                "tsne": P.FIGURES_ATTRIBUTION + "/tsne.png",
+                "fingerprints": P.FIGURES_ATTRIBUTION + "/fingerprints.png",
+                "summary": P.FIGURES_ATTRIBUTION + "/interpret.json",
+            },
+            params=("interpret_attribution", "loader"),
+            modules=(
+                "src/ganprint/report/attribution_figures.py",
+                "src/ganprint/report/interpret.py",
+                "src/ganprint/report/fingerprints_figure.py",
+                "src/ganprint/attribution/splits.py",
+                "src/ganprint/data/dataset.py",
+                METHOD_MODULES,
+                *ATTRIBUTION_METHOD_MODULES,
+            ),
+            # on the CPU (figures of a few hundred images; the same bytes on every machine): no GPU lease
+            threads=2,
         ),
         Stage(
             "make_tables",
@@ -457,15 +500,17 @@ def snakemake_shell(stage: Stage) -> str:
 _WILDCARD = re.compile(r"\{(\w+)\}")
 
 
-def _dvc_path(pattern: str) -> str:
-    return _WILDCARD.sub(lambda m: "${item." + m.group(1) + "}", pattern)
+def _dvc_path(pattern: str, fixed: dict | None = None) -> str:
+    """``{w}`` → ``${item.w}``, except the wildcards ``fixed`` gives a value (a per-method definition's method)."""
+    fixed = fixed or {}
+    return _WILDCARD.sub(lambda m: str(fixed.get(m.group(1), "${item." + m.group(1) + "}")), pattern)
 
 
-def dvc_command(stage: Stage) -> str:
+def dvc_command(stage: Stage, fixed: dict | None = None) -> str:
     cmd = stage.command.replace("{params_file}", "params.yaml").replace("{log}", stage.log)
     cmd = re.sub(r"\{input\.(\w+)\}", lambda m: stage.inputs[m.group(1)], cmd)
     cmd = re.sub(r"\{output\.(\w+)\}", lambda m: stage.outputs[m.group(1)], cmd)
-    return _dvc_path(cmd)
+    return _dvc_path(cmd, fixed)
 
 
 def _dvc_arch_modules(archs: list[str]) -> list[str]:
@@ -481,14 +526,23 @@ def _dvc_arch_modules(archs: list[str]) -> list[str]:
     return sorted(set(files))
 
 
-def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None) -> dict:
+def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None, fixed: dict | None = None) -> dict:
+    """One DVC definition of ``stage``: ``matrix`` over its other wildcards; ``archs`` = a gans group's archs;
+    ``fixed`` = wildcards this definition fixes (``{"method": m}``: the per-method definitions)."""
     out: dict = {}
     if matrix:
         out["matrix"] = matrix
-    out["cmd"] = dvc_command(stage)
-    modules = [m for p in stage.module_files for m in (_dvc_arch_modules(archs) if p == ARCH_MODULE else [p])]
-    out["deps"] = [_dvc_path(p) for p in (*modules, *stage.inputs.values(), *stage.dvc_deps)]
-    out["params"] = [_dvc_path(k) for k in stage.params]
+    out["cmd"] = dvc_command(stage, fixed)
+    modules = []
+    for p in stage.module_files:
+        if p == ARCH_MODULE:
+            modules += _dvc_arch_modules(archs)
+        elif p == METHOD_MODULES:
+            modules += method_modules(fixed["method"])
+        else:
+            modules.append(p)
+    out["deps"] = [_dvc_path(p, fixed) for p in (*modules, *stage.inputs.values(), *stage.dvc_deps)]
+    out["params"] = [_dvc_path(k, fixed) for k in stage.params]
     # persist: DVC must not delete the previous outputs before the command runs (a failed run would lose them);
     # every stage writes its outputs atomically, so old files stay until new ones are complete.
     outs, metrics, plots = [], [], []
@@ -499,7 +553,7 @@ def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None)
         if name in stage.plots:
             opts["x"] = "step"
         (metrics if name in stage.metrics else plots if name in stage.plots else outs).append(
-            {_dvc_path(pattern): opts}
+            {_dvc_path(pattern, fixed): opts}
         )
     out["outs"] = outs
     if metrics:
@@ -510,7 +564,8 @@ def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None)
 
 
 def render_dvc(params) -> str:
-    """dvc.yaml: every stage, matrix-templated from params.yaml (one definition per ``gans`` group)."""
+    """dvc.yaml: every stage, matrix-templated from params.yaml (one definition per ``gans`` group for the per-GAN
+    stages, per method of ``attribution.methods`` for the attribution stages, so each depends on its own files)."""
     import yaml
 
     stages: dict = {}
@@ -521,12 +576,18 @@ def render_dvc(params) -> str:
             for group in gan_groups(st, params):
                 matrix = {w: f"${{gans.{group}.{w}}}" for w in st.wildcards}
                 stages[f"{st.name}.{group}"] = dvc_stage(st, matrix, list(params.gans[group].arch))
+        elif "method" in st.wildcards:
+            grid = {w: k for w, k in GRIDS[st.grid].items() if w != "method"}
+            for method in params.attribution.methods:
+                matrix = {w: f"${{{k}}}" for w, k in grid.items()}
+                stages[f"{st.name}.{method}"] = dvc_stage(st, matrix, fixed={"method": method})
         else:
             stages[st.name] = dvc_stage(st, {w: f"${{{k}}}" for w, k in GRIDS[st.grid].items()})
     header = (
         "# ganprint: the DVC front-end (ledger: lock, cache, remote, experiments).\n"
-        "# GENERATED by `ganprint render-dvc` from the stage declarations in src/ganprint/stages.py and the\n"
-        "# `gans` groups of params.yaml: do not edit; `ganprint render-dvc --check` (run by CI) fails when stale.\n"
-        "# Matrix stages expand from params.yaml, so `dvc exp run -S` grows or shrinks the grid without a render.\n"
+        "# GENERATED by `ganprint render-dvc` from the stage declarations in src/ganprint/stages.py, the `gans`\n"
+        "# groups and attribution.methods of params.yaml: do not edit; `ganprint render-dvc --check` (run by CI)\n"
+        "# fails when stale. Matrix stages expand from params.yaml, so `dvc exp run -S` grows or shrinks a group,\n"
+        "# the protocols or the datasets without a render (a new gans group or method needs one).\n"
     )
     return header + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)

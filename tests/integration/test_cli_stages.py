@@ -422,13 +422,27 @@ def test_train_classifier(chain, protocol):
     assert (ckpt["classes"], ckpt["protocol"], ckpt["model_name"]) == (classes, protocol, "postpool")
     steps = TRAIN * len(classes) // 4  # 1 epoch, batch 4
     m = _json(root / paths.METRICS_CLASSIFIER.format(**sel))
-    assert sorted(m) == ["classes", "final_loss", "final_train_accuracy", "steps", "train_images"]
+    assert sorted(m) == [
+        "classes",
+        "final_loss",
+        "final_train_accuracy",
+        "open_set_calibration",
+        "steps",
+        "train_images",
+    ]
     assert (m["train_images"], m["classes"], m["steps"]) == (TRAIN * len(classes), classes, steps)
     stats = [json.loads(ln) for ln in (d / "stats.jsonl").read_text().splitlines()]
     assert stats[-1]["step"] == steps and stats[-1]["loss"] == m["final_loss"]
     resolved = _json(d / "resolved_config.json")
     assert resolved == _resolved(chain["params"], "train_classifier", **sel)
-    assert sorted(resolved) == ["loader", "methods.postpool", "selectors", "train_classifier"]
+    assert sorted(resolved) == [
+        "evaluate_attribution.open_set_score",
+        "evaluate_attribution.open_set_tpr",
+        "loader",
+        "methods.postpool",
+        "selectors",
+        "train_classifier",
+    ]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -444,10 +458,13 @@ def test_evaluate_attribution(chain, protocol):
         "confusion_matrix",
         "macro_f1",
         "method",
+        "open_set",
         "per_class_accuracy",
         "per_source_accuracy",
         "protocol",
         "test_images",
+        "tta",
+        "tta_vote",
     ]
     assert (m["protocol"], m["method"], m["classes"], m["test_images"]) == (
         protocol,
@@ -466,7 +483,16 @@ def test_evaluate_attribution(chain, protocol):
         reader = csv.reader(fh)
         header = next(reader)
         pred = list(reader)
-    assert header == ["store", "key", "source", "label", "predicted", *[f"score_{c}" for c in classes]]
+    assert header == [
+        "store",
+        "key",
+        "source",
+        "label",
+        "predicted",
+        *[f"score_{c}" for c in classes],
+        "tta",
+        "rejected",
+    ]
     test_rows = [r for r in _split_rows(root / paths.SPLIT.format(**sel)) if r["split"] == "test"]
     assert [row[:4] for row in pred] == [[r["store"], r["key"], r["source"], r["label"]] for r in test_rows]
     assert all(row[4] in classes for row in pred)
@@ -510,9 +536,10 @@ def test_ganprint_help_lists_every_command(capsys):
         "build-split",
         "train-classifier",
         "evaluate-attribution",
+        "interpret-attribution",
         "make-tables",
     ]
-    assert list(TOOLS) == ["check-params", "export", "preset", "render-dvc", "schema"]
+    assert list(TOOLS) == ["check-params", "export", "preset", "render-dvc", "schema", "attribute"]
     assert sorted(s.replace("-", "_") for s in STAGES) == sorted(DECLARED)
 
 
@@ -582,6 +609,7 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "    build_split                    2",
         "    train_classifier               2",
         "    evaluate_attribution           2",
+        "    interpret_attribution          2",
         "    make_tables                    1",
     ]
 
@@ -725,9 +753,12 @@ def test_a_gan_outside_the_grid_is_refused(fresh, capsys, stage):
 
 def test_an_unregistered_arch_is_an_argparse_error(fresh, capsys):
     with pytest.raises(SystemExit) as e:
-        train_gan.main(_gan_argv("train_gan", S0, arch="progan"))
+        train_gan.main(_gan_argv("train_gan", S0, arch="biggan"))
     assert e.value.code == 2
-    assert "argument --arch: invalid choice: 'progan' (choose from 'dcgan')" in capsys.readouterr().err
+    assert (
+        "argument --arch: invalid choice: 'biggan' (choose from 'dcgan', 'progan', 'sngan', 'mimicry', 'mmdgan', "
+        "'stylegan2')" in capsys.readouterr().err
+    )
 
 
 def test_prepare_dataset_unknown_dataset(fresh, capsys):

@@ -35,7 +35,7 @@ TOP_KEYS = (
     "datasets, gans, autoencoders, protocols, attribution, archs, losses, methods, loader, prepare_dataset, "
     "train_gan, finetune_gan, generate_images, fid, train_fingerprint_autoencoder, embed_fingerprints, "
     "detect_fingerprints, "
-    "build_split, train_classifier, evaluate_attribution, make_tables"
+    "build_split, train_classifier, evaluate_attribution, interpret_attribution, make_tables"
 )
 NAME_RULE = "use letters, digits, '_', '-', '.' (it becomes part of file paths and stage names)"
 TRAIN_GAN_KEYS = (
@@ -167,6 +167,15 @@ def test_params_yaml_loads_with_the_documented_values():
         "tta": "none",
         "tta_vote": "majority",
         "open_set_tpr": 0.95,
+        "open_set_score": "msp",
+    }
+    assert lookup(p, "interpret_attribution") == {
+        "cam_images": 8,
+        "cam_kind": "auto",
+        "tsne_images": 500,
+        "perplexity": 30.0,
+        "seed": 0,
+        "batch_size": 64,
     }
     assert lookup(p, "make_tables") == {"decimals": 2}
 

@@ -79,12 +79,28 @@ def test_every_method_has_its_module(method):
     assert _module_file(entry.impl) == path  # the impl lives in the method's own file
     files = registry.method_modules(method)
     assert files[0] == path and all((REPO / f).is_file() for f in files)
+    nets = (_module_file(entry.nets + ":_"),) if entry.nets else ()
+    assert files[1:] == (*nets, *(_module_file(m + ":_") for m in entry.modules))
     if entry.nets:
-        assert files[1:] == (_module_file(entry.nets + ":_"),) and entry.nets.startswith("ganprint.nets.")
-        assert files[1] in registry.method_nets_modules()
+        assert entry.nets.startswith("ganprint.nets.") and files[1] in registry.method_nets_modules()
     from ganprint.attribution.methods import AttributionMethod
 
     assert issubclass(registry.load(entry.impl), AttributionMethod)
+
+
+def test_method_modules_exactly():
+    assert registry.method_modules("postpool") == (
+        "src/ganprint/attribution/methods/postpool.py",
+        "src/ganprint/nets/postpool.py",
+    )
+    assert registry.method_modules("knn") == ("src/ganprint/attribution/methods/knn.py",)
+    # DNA-Det's pre-training and the transformations it learns to classify are its own helper modules
+    assert registry.method_modules("dnadet") == (
+        "src/ganprint/attribution/methods/dnadet.py",
+        "src/ganprint/nets/dnadet.py",
+        "src/ganprint/attribution/dnadet_pretrain.py",
+        "src/ganprint/perturb.py",
+    )
 
 
 @pytest.mark.parametrize("loss", list(registry.LOSSES))

@@ -25,6 +25,7 @@ from ganprint.config import load_params, lookup, parse_params, tracked_values
 from ganprint.hparams import Section
 from ganprint.stages import (
     ARCH_MODULE,
+    METHOD_MODULES,
     STAGES,
     all_targets,
     dvc_command,
@@ -54,6 +55,7 @@ JOBS = {
     "build_split": 2,
     "train_classifier": 2,
     "evaluate_attribution": 2,
+    "interpret_attribution": 2,
     "make_tables": 1,
 }
 PARAMS_KEYS = {
@@ -67,8 +69,15 @@ PARAMS_KEYS = {
     "evaluate_gan": ["fid"],
     "detect_fingerprints": ["detect_fingerprints"],
     "build_split": ["build_split", "protocols.{protocol}"],
-    "train_classifier": ["train_classifier", "methods.{method}", "loader", "evaluate_attribution.open_set_tpr"],
+    "train_classifier": [
+        "train_classifier",
+        "methods.{method}",
+        "loader",
+        "evaluate_attribution.open_set_tpr",
+        "evaluate_attribution.open_set_score",
+    ],
     "evaluate_attribution": ["evaluate_attribution", "loader"],
+    "interpret_attribution": ["interpret_attribution", "loader"],
     "make_tables": ["make_tables", "datasets", "gans", "autoencoders", "protocols", "attribution"],
 }
 GAN_WILDCARDS = ["dataset", "arch", "loss", "variant", "seed"]
@@ -116,6 +125,7 @@ def test_stage_order_and_cli_names():
         "build_split",
         "train_classifier",
         "evaluate_attribution",
+        "interpret_attribution",
         "make_tables",
     ]
     assert set(CLI_STAGES.values()) == set(STAGES)
@@ -135,6 +145,7 @@ def test_wildcards_and_job_ids():
         "build_split": ["protocol"],
         "train_classifier": ["protocol", "method"],
         "evaluate_attribution": ["protocol", "method"],
+        "interpret_attribution": ["protocol", "method"],
         "make_tables": [],
     }
     assert STAGES["train_gan"].job == "{dataset}-{arch}-{loss}-{variant}-seed{seed}"
@@ -164,14 +175,25 @@ def test_gan_stages_depend_on_their_arch_module_only():
         w = {"dataset": "d", "arch": "mimicry", "loss": "hinge", "variant": "clean", "seed": 0}
         assert "src/ganprint/nets/sngan.py" in STAGES[name].job_modules(w)
         assert "src/ganprint/nets/mimicry.py" not in STAGES[name].job_modules(w)
-    for name in ("train_classifier", "evaluate_attribution"):
-        files = STAGES[name].module_files
-        assert registry.method_module("{method}") == "src/ganprint/attribution/methods/{method}.py"
-        assert registry.method_module("{method}") in files and "src/ganprint/attribution/methods/base.py" in files
-        # a DVC matrix cannot list per-method files: every registered method's network module (over-approximate)
-        nets_files = [m for m in files if m.startswith("src/ganprint/nets/")]
-        assert nets_files == [*registry.method_nets_modules(), "src/ganprint/nets/layers.py"], name
-        assert "src/ganprint/nets/postpool.py" in nets_files
+
+
+ATTRIBUTION_STAGES = ("train_classifier", "evaluate_attribution", "interpret_attribution")
+
+
+@pytest.mark.parametrize("name", ATTRIBUTION_STAGES)
+def test_attribution_jobs_depend_on_their_method_modules_only(name):
+    files = STAGES[name].module_files
+    assert METHOD_MODULES in files and "src/ganprint/attribution/methods/base.py" in files
+    assert [m for m in files if m.startswith("src/ganprint/nets/")] == ["src/ganprint/nets/layers.py"]
+    shared = [m for m in files if m != METHOD_MODULES]
+    for method in registry.METHODS:
+        job = STAGES[name].job_modules({"protocol": "p", "method": method})
+        assert job == [m for f in files for m in (registry.method_modules(method) if f == METHOD_MODULES else [f])]
+        assert [m for m in job if m not in shared] == list(registry.method_modules(method)), method
+    job = STAGES[name].job_modules({"protocol": "p", "method": "gandct"})
+    assert "src/ganprint/nets/gandct.py" in job and "src/ganprint/nets/postpool.py" not in job
+    assert "src/ganprint/perturb.py" not in job
+    assert "src/ganprint/perturb.py" in STAGES[name].job_modules({"protocol": "p", "method": "dnadet"})
 
 
 # == jobs and targets for the committed params.yaml ===================================================================
@@ -194,6 +216,7 @@ def test_jobs_exactly():
     assert (
         jobs["train_classifier"]
         == jobs["evaluate_attribution"]
+        == jobs["interpret_attribution"]
         == [
             {"protocol": "closed_set", "method": "postpool"},
             {"protocol": "cross_seed", "method": "postpool"},
@@ -226,6 +249,10 @@ def test_all_targets_are_every_output_of_every_job():
         "results/models/classifier/cross_seed/postpool/model.pt",
         "results/predictions/closed_set/postpool.csv",
         "results/metrics/evaluate_attribution/cross_seed/postpool.json",
+        "results/figures/attribution/closed_set/postpool/cam.png",
+        "results/figures/attribution/cross_seed/postpool/tsne.png",
+        "results/figures/attribution/cross_seed/postpool/fingerprints.png",
+        "results/figures/attribution/closed_set/postpool/interpret.json",
         *paths.TABLE_FILES,
     ):
         assert t in targets, t
@@ -272,6 +299,7 @@ def test_tracked_params_per_job():
         "methods.postpool": lookup(p, "methods.postpool"),
         "loader": {"workers": 0, "memory_budget_mb": 512},
         "evaluate_attribution.open_set_tpr": 0.95,  # the checkpoint stores the threshold calibrated on val
+        "evaluate_attribution.open_set_score": "msp",
     }
     assert json.loads(tracked_params(STAGES["build_split"], p, {"protocol": "cross_seed"})) == {
         "build_split": {"train_per_class": 1000, "val_per_class": 0, "test_per_class": 250},
@@ -360,8 +388,9 @@ def test_dvc_stage_definitions_and_matrices():
         "detect_fingerprints.seeds",
         "detect_fingerprints.fingerprinted",
         "build_split",
-        "train_classifier",
-        "evaluate_attribution",
+        "train_classifier.postpool",
+        "evaluate_attribution.postpool",
+        "interpret_attribution.postpool",
         "make_tables",
     ]
     for stage in ("train_gan", "generate_images", "evaluate_gan", "detect_fingerprints"):
@@ -372,8 +401,8 @@ def test_dvc_stage_definitions_and_matrices():
     assert dvc["train_fingerprint_autoencoder"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["embed_fingerprints"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["build_split"]["matrix"] == {"protocol": "${attribution.protocols}"}
-    for stage in ("train_classifier", "evaluate_attribution"):
-        assert dvc[stage]["matrix"] == {"protocol": "${attribution.protocols}", "method": "${attribution.methods}"}
+    for stage in ATTRIBUTION_STAGES:  # one definition per method, a matrix over the protocols
+        assert dvc[f"{stage}.postpool"]["matrix"] == {"protocol": "${attribution.protocols}"}
     assert "matrix" not in dvc["make_tables"]
     for name, d in dvc.items():
         assert list(d) == [*(["matrix"] if "matrix" in d else []), "cmd", "deps", "params", "outs"] + (
@@ -382,10 +411,22 @@ def test_dvc_stage_definitions_and_matrices():
     assert [n for n, d in dvc.items() if "plots" in d] == ["train_gan.seeds", "train_gan.fingerprinted"]
 
 
+def _fixed(name: str) -> dict | None:
+    """The wildcards a DVC definition fixes: ``<stage>.<method>`` of an attribution stage fixes its method."""
+    stage, _, suffix = name.partition(".")
+    return {"method": suffix} if "method" in STAGES[stage].wildcards else None
+
+
 def test_dvc_commands_are_the_declared_ones():
     dvc = _dvc()
     for name, d in dvc.items():
-        assert d["cmd"] == dvc_command(STAGES[name.split(".")[0]]), name
+        assert d["cmd"] == dvc_command(STAGES[name.split(".")[0]], _fixed(name)), name
+    assert dvc["train_classifier.postpool"]["cmd"] == (
+        "ganprint train-classifier --params params.yaml --protocol ${item.protocol} --method postpool "
+        "--split results/splits/${item.protocol}.csv --out results/models/classifier/${item.protocol}/postpool "
+        "--metrics results/metrics/train_classifier/${item.protocol}/postpool.json "
+        "--log results/logs/train_classifier/${item.protocol}-postpool.log"
+    )
 
 
 def test_dvc_outputs_persist_and_metrics_stay_in_git():
@@ -404,22 +445,33 @@ def test_dvc_outputs_persist_and_metrics_stay_in_git():
             ((path, opts),) = entry.items()
             assert opts == {"persist": True, "x": "step"}, (name, path)  # cached by DVC: results/models is ignored
             assert path.endswith("/loss_curves.csv")
-        declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o) for o in st.outputs.values()]
+        declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o.format_map(_Keep(_fixed(name)))) for o in st.outputs.values()]
         listed = d["outs"] + d.get("metrics", []) + d.get("plots", [])
         assert sorted(next(iter(e)) for e in listed) == sorted(declared), name
+
+
+class _Keep(dict):
+    """format_map filler: the fixed wildcards' values, every other ``{w}`` left as it is."""
+
+    def __init__(self, fixed: dict | None):
+        super().__init__(fixed or {})
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 def test_dvc_params_are_the_declared_keys():
     dvc = _dvc()
     for name, d in dvc.items():
-        declared = PARAMS_KEYS[name.split(".")[0]]
+        declared = [k.format_map(_Keep(_fixed(name))) for k in PARAMS_KEYS[name.split(".")[0]]]
         assert d["params"] == [re.sub(r"\{(\w+)\}", r"${item.\1}", k) for k in declared], name
     assert dvc["train_gan.seeds"]["params"] == ["train_gan", "archs.${item.arch}", "losses.${item.loss}"]
-    assert dvc["train_classifier"]["params"] == [
+    assert dvc["train_classifier.postpool"]["params"] == [
         "train_classifier",
-        "methods.${item.method}",
+        "methods.postpool",
         "loader",
         "evaluate_attribution.open_set_tpr",
+        "evaluate_attribution.open_set_score",
     ]
 
 
@@ -441,25 +493,30 @@ def test_train_gan_deps():
 
 def test_attribution_deps_are_the_split_not_the_image_folders():
     dvc = _dvc()
-    assert dvc["train_classifier"]["deps"] == [
+    assert dvc["train_classifier.postpool"]["deps"] == [
         "src/ganprint/cli/train_classifier.py",
         "src/ganprint/attribution/train.py",
         "src/ganprint/attribution/splits.py",
         "src/ganprint/data/dataset.py",
-        "src/ganprint/attribution/methods/${item.method}.py",
+        "src/ganprint/attribution/methods/postpool.py",
+        "src/ganprint/nets/postpool.py",
         "src/ganprint/attribution/methods/base.py",
         "src/ganprint/attribution/inputs.py",
-        *registry.method_nets_modules(),
         "src/ganprint/nets/layers.py",
         "results/splits/${item.protocol}.csv",
     ]
-    assert dvc["evaluate_attribution"]["deps"][-2:] == [
+    assert dvc["evaluate_attribution.postpool"]["deps"][-2:] == [
         "results/splits/${item.protocol}.csv",
-        "results/models/classifier/${item.protocol}/${item.method}/model.pt",
+        "results/models/classifier/${item.protocol}/postpool/model.pt",
     ]
-    for stage in ("train_classifier", "evaluate_attribution"):
+    assert dvc["interpret_attribution.postpool"]["deps"][-3:] == [
+        "results/splits/${item.protocol}.csv",
+        "results/models/classifier/${item.protocol}/postpool/model.pt",
+        "results/metrics/evaluate_attribution/${item.protocol}/postpool.json",
+    ]
+    for stage in ATTRIBUTION_STAGES:
         for folder in ("data/clean", "results/samples", "data", "results"):
-            assert folder not in dvc[stage]["deps"]
+            assert folder not in dvc[f"{stage}.postpool"]["deps"]
     assert dvc["build_split"]["deps"][-2:] == ["data/clean", "results/samples"]
 
 
@@ -553,6 +610,7 @@ def test_adding_a_protocol_adds_a_split_a_classifier_and_an_evaluation():
         "build_split": [{"protocol": "real_vs_fake"}],
         "train_classifier": [job],
         "evaluate_attribution": [job],
+        "interpret_attribution": [job],
     }
     # a protocol that is defined but not listed in attribution runs nothing
     data["attribution"]["protocols"].remove("real_vs_fake")
@@ -585,8 +643,30 @@ def test_adding_a_method_adds_one_classifier_and_one_evaluation():
     data["attribution"]["methods"].append("toymethod")
     data["methods"]["toymethod"] = {"temperature": 0.5}
     job = {"protocol": "cross_seed", "method": "toymethod"}
-    assert _added(before, _jobs_with_toy_method(data)) == {"train_classifier": [job], "evaluate_attribution": [job]}
+    assert _added(before, _jobs_with_toy_method(data)) == {
+        "train_classifier": [job],
+        "evaluate_attribution": [job],
+        "interpret_attribution": [job],
+    }
     assert "toymethod" not in registry.METHODS
+
+
+def test_each_method_gets_its_own_dvc_definitions_with_its_own_files():
+    data = _default_data()
+    data["attribution"]["methods"] = ["postpool", "knn", "dnadet"]
+    data["methods"]["dnadet"] = {}
+    dvc = yaml.safe_load(render_dvc(parse_params(data)))["stages"]
+    names = [n for n in dvc if n.split(".")[0] in ATTRIBUTION_STAGES]
+    assert names == [f"{s}.{m}" for s in ATTRIBUTION_STAGES for m in ("postpool", "knn", "dnadet")]
+    for stage in ATTRIBUTION_STAGES:
+        for method in ("postpool", "knn", "dnadet"):
+            d = dvc[f"{stage}.{method}"]
+            own = [x for x in d["deps"] if x.startswith("src/") and x not in STAGES[stage].module_files]
+            assert own == list(registry.method_modules(method)), (stage, method)
+            assert f"--method {method} " in d["cmd"] and "${item.method}" not in str(d)
+    assert "src/ganprint/nets/postpool.py" not in dvc["train_classifier.knn"]["deps"]
+    # the job list is unchanged by the DVC layout: one job per protocol × method
+    assert len(expand(STAGES["train_classifier"], parse_params(data))) == 6
 
 
 def test_adding_a_method_to_the_defaults_adds_one_classifier_and_one_evaluation_per_protocol():
@@ -595,7 +675,11 @@ def test_adding_a_method_to_the_defaults_adds_one_classifier_and_one_evaluation_
     data["attribution"]["methods"].append("toymethod")
     data["methods"]["toymethod"] = {}
     jobs = [{"protocol": p, "method": "toymethod"} for p in ("closed_set", "cross_seed")]
-    assert _added(before, _jobs_with_toy_method(data)) == {"train_classifier": jobs, "evaluate_attribution": jobs}
+    assert _added(before, _jobs_with_toy_method(data)) == {
+        "train_classifier": jobs,
+        "evaluate_attribution": jobs,
+        "interpret_attribution": jobs,
+    }
 
 
 # == fine-tuned GANs (variant ft-<dataset>): finetune_gan instead of train_gan, the rest as for any GAN ================

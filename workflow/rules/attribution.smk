@@ -1,4 +1,5 @@
-# build_split per protocol, train_classifier and evaluate_attribution per {protocol, method} (protocols are data).
+# build_split per protocol, train_classifier, evaluate_attribution and interpret_attribution per {protocol, method}
+# (protocols are data).
 
 
 rule build_split:
@@ -60,3 +61,23 @@ rule evaluate_attribution:
         tracked=tracked("evaluate_attribution"),
     shell:
         command("evaluate_attribution")
+
+
+rule interpret_attribution:
+    input:
+        modules("interpret_attribution"),
+        **STAGES["interpret_attribution"].inputs,
+    output:
+        **STAGES["interpret_attribution"].outputs,
+    log:
+        STAGES["interpret_attribution"].log,
+    benchmark:
+        STAGES["interpret_attribution"].benchmark
+    threads: threads("interpret_attribution")
+    resources:
+        gpu=STAGES["interpret_attribution"].gpu,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked("interpret_attribution"),
+    shell:
+        command("interpret_attribution")

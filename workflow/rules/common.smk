@@ -65,12 +65,12 @@ def command(name):
 
 
 def check_dvc_yaml():
-    """dvc.yaml has one definition per gans group: warn when params.yaml grew a group it lacks."""
+    """dvc.yaml has one definition per gans group and per attribution method: warn when params.yaml grew one."""
     if PARAMS_FILE == "params.yaml" and os.path.isfile("dvc.yaml"):
         with open("dvc.yaml", encoding="utf-8") as fh:
             if fh.read() != render_dvc(PARAMS):
                 sys.stderr.write(
-                    "ganprint: warning: dvc.yaml does not match params.yaml's gans groups or the stage "
+                    "ganprint: warning: dvc.yaml does not match params.yaml's gans groups, attribution methods or the stage "
                     "declarations; run `ganprint render-dvc` so that DVC records what Snakemake builds\n"
                 )
 

@@ -25,7 +25,7 @@ from ganprint.io import atomic_path
 from ganprint.train.common import from_uint8
 
 from .methods import StoreTrainData, method_from_checkpoint
-from .openset import UNKNOWN, confidence, open_set_metrics
+from .openset import UNKNOWN, confidence, feature_stats, open_set_metrics, rejection_scores
 from .splits import SplitManifest
 from .train import calibrate_on
 from .tta import tta_scores
@@ -52,13 +52,16 @@ def evaluate_attribution(
     tta: str = "none",
     tta_vote: str = "majority",
     open_set_tpr: float = 0.95,
+    open_set_score: str = "msp",
 ) -> dict:
     """Score ``split.part(part)`` with the method at ``model_path``; write one predictions row per image.
 
     The predictions CSV has ``store,key,source,label,predicted,score_<class>...,tta,rejected`` in
     split-manifest order (``rejected``: below the open-set threshold; False when there is none). The rejection
     threshold is calibrated at ``open_set_tpr`` on the split's val part with the same TTA; without a val part
-    the checkpoint's calibration (made at training time, no TTA) is used, if any.
+    the checkpoint's calibration (made at training time, no TTA) is used, if any. ``open_set_score``: the
+    rejection score (:mod:`ganprint.attribution.openset`); ``feature_distance`` uses the checkpoint's training
+    feature statistics, or computes them from the split's train part when the checkpoint has none.
     """
     ckpt = load_checkpoint(model_path, "attribution_classifier")
     classes = list(split.classes)
@@ -79,12 +82,20 @@ def evaluate_attribution(
         )
     method = method_from_checkpoint(ckpt, device)
 
+    stats = None
+    if open_set_score == "feature_distance":
+        stats = ckpt.get("open_set_stats")
+        if stats is None:
+            stats = feature_stats(method, StoreTrainData(split.part("train"), **load), batch_size)
     val_rows = split.part("val")
     val_rows = val_rows[val_rows["y"] >= 0]
     if len(val_rows) and part != "val":
-        calibration = calibrate_on(method, StoreTrainData(val_rows, **load), open_set_tpr, batch_size, tta, tta_vote)
+        val = StoreTrainData(val_rows, **load)
+        calibration = calibrate_on(method, val, open_set_tpr, batch_size, tta, tta_vote, open_set_score, stats)
     else:
         calibration = ckpt.get("calibration")
+        if calibration is not None and calibration.get("kind", "msp") != open_set_score:
+            calibration = None  # calibrated for another score: its threshold means nothing here
     threshold = None if calibration is None else calibration["threshold"]
 
     labels = rows["y"].to_numpy()
@@ -94,9 +105,13 @@ def evaluate_attribution(
     with atomic_path(out_predictions) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         for images, _ in data.loader(batch_size, False, 0):
             scores, batch_pred = predict(method, images, device, tta, tta_vote)
+            if open_set_score == "msp":
+                batch_conf = confidence(scores, batch_pred)
+            else:
+                batch_conf = rejection_scores(method, from_uint8(images, device), open_set_score, stats)
             stop = start + len(scores)
             pred[start:stop] = batch_pred
-            conf[start:stop] = confidence(scores, batch_pred)
+            conf[start:stop] = batch_conf
             chunk = rows.iloc[start:stop]
             table = pd.DataFrame(
                 {
@@ -122,7 +137,7 @@ def evaluate_attribution(
     cm = confusion_matrix(y, p, labels=list(range(k)))
     per_class = {c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else float("nan") for i, c in enumerate(classes)}
     per_source = pd.Series(y == p).groupby(rows["source"].to_numpy()[known], sort=True).mean()
-    open_set = {"calibration": calibration}
+    open_set = {"score": open_set_score, "calibration": calibration}
     if (~known).any():
         open_set |= open_set_metrics(conf, pred, labels, threshold)
     return {

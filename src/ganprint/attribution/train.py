@@ -22,7 +22,7 @@ from ganprint.io import atomic_path, seed_everything
 from ganprint.train.common import StatsWriter, from_uint8
 
 from .methods import StoreTrainData, build_method
-from .openset import calibrate, confidence
+from .openset import calibrate, confidence, feature_stats, rejection_scores
 from .splits import SplitManifest
 
 log = logging.getLogger("ganprint")
@@ -45,19 +45,35 @@ def save_method(path: str | Path, method, *, model_name: str, protocol: str = ""
         torch.save(payload, tmp)
 
 
-@torch.no_grad()
-def calibrate_on(method, data, tpr: float, batch_size: int, tta: str = "none", tta_vote: str = "majority") -> dict:
-    """Rejection threshold at ``tpr`` on ``data`` (known classes), with the given TTA."""
+SCORE_NAMES = {
+    "energy": "logsumexp of the logits (negative free energy)",
+    "feature_distance": "minus the scaled distance of the features to the nearest training class mean",
+}
+
+
+def batch_rejection(method, x, tta: str, tta_vote: str, kind: str = "msp", stats: dict | None = None):
+    """(scores (N, K) numpy, predicted (N,) numpy, rejection score (N,) numpy) of a float batch in [-1, 1]."""
     from .tta import tta_scores
 
+    pred, scores = tta_scores(method.scores, x, tta, tta_vote)
+    scores, pred = scores.float().cpu().numpy(), pred.cpu().numpy()
+    conf = confidence(scores, pred) if kind == "msp" else rejection_scores(method, x, kind, stats)
+    return scores, pred, conf
+
+
+@torch.no_grad()
+def calibrate_on(method, data, tpr: float, batch_size: int, tta: str = "none", tta_vote: str = "majority",
+                 kind: str = "msp", stats: dict | None = None) -> dict:  # fmt: skip
+    """Rejection threshold at ``tpr`` on ``data`` (known classes), with the given TTA and rejection score."""
     conf = []
     for images, _ in data.loader(batch_size, False, 0):
-        pred, scores = tta_scores(method.scores, from_uint8(images, method.device), tta, tta_vote)
-        conf.append(confidence(scores.float().cpu().numpy(), pred.cpu().numpy()))
+        conf.append(batch_rejection(method, from_uint8(images, method.device), tta, tta_vote, kind, stats)[2])
     import numpy as np
 
     out = calibrate(np.concatenate(conf), tpr)
-    out |= {"split_part": "val", "tta": tta, "tta_vote": tta_vote}
+    out |= {"split_part": "val", "tta": tta, "tta_vote": tta_vote, "kind": kind}
+    if kind != "msp":
+        out["score"] = SCORE_NAMES[kind]
     return out
 
 
@@ -75,12 +91,14 @@ def train_classifier(
     memory_budget_mb: float = DEFAULT_MAP_BUDGET_MB,
     verify_sha1: bool = True,
     open_set_tpr: float = 0.95,
+    open_set_score: str = "msp",
 ) -> dict:
     """Fit method ``method`` (hyperparameters ``method_cfg``) on ``split.part("train")``; write its checkpoint.
 
     ``train_cfg`` has ``epochs, batch_size, seed``. Same inputs and seed on CPU ⇒ the same checkpoint bytes,
     whatever ``workers`` is. With a validation part, the rejection threshold at ``open_set_tpr`` is calibrated
-    on it and stored. Returns ``train_images, classes`` plus what the method's ``fit`` reports (neural
+    on it and stored (score ``open_set_score``; ``feature_distance`` stores the training feature statistics too,
+    ``open_set_stats``). Returns ``train_images, classes`` plus what the method's ``fit`` reports (neural
     methods: ``steps, final_loss, final_train_accuracy``) and ``open_set_calibration`` (None without val).
     """
     seed_everything(train_cfg.seed)  # the network's initial weights (the loaders and flips have their own seeds)
@@ -106,11 +124,14 @@ def train_classifier(
     result = model.fit(train, val, train_cfg, stats)
     stats.close()
     calibration = None
+    open_set_stats = feature_stats(model, train, train_cfg.batch_size) if open_set_score == "feature_distance" else None
     if val is not None:
-        calibration = calibrate_on(model, val, open_set_tpr, train_cfg.batch_size)
+        calibration = calibrate_on(model, val, open_set_tpr, train_cfg.batch_size, kind=open_set_score,
+                                   stats=open_set_stats)  # fmt: skip
         log.info("open-set threshold %.6f (TPR %.3f on %d val images)", calibration["threshold"],
                  calibration["tpr_val"], calibration["val_images"])  # fmt: skip
-    save_method(out_model, model, model_name=method, protocol=protocol, calibration=calibration)
+    extra = {} if open_set_stats is None else {"open_set_stats": open_set_stats}
+    save_method(out_model, model, model_name=method, protocol=protocol, calibration=calibration, **extra)
     return {
         "train_images": len(train),
         "classes": list(split.classes),

@@ -61,9 +61,10 @@ def attribute(paths, model_path, *, policy, filter_name, tta, tta_vote, batch_si
 
     from ganprint.attribution.evaluate import predict
     from ganprint.attribution.methods import method_from_checkpoint
-    from ganprint.attribution.openset import UNKNOWN, confidence
+    from ganprint.attribution.openset import UNKNOWN, confidence, rejection_scores
     from ganprint.checkpoint import load_checkpoint
     from ganprint.data.images import ImageSkip, load_rgb
+    from ganprint.train.common import from_uint8
 
     ckpt = load_checkpoint(model_path, "attribution_classifier")
     method = method_from_checkpoint(ckpt, device)
@@ -96,7 +97,12 @@ def attribute(paths, model_path, *, policy, filter_name, tta, tta_vote, batch_si
             return
         images = torch.from_numpy(np.stack([a for _, a in batch])).permute(0, 3, 1, 2).contiguous()
         scores, pred = predict(method, images, device, tta, tta_vote)
-        conf = confidence(scores, pred)
+        kind = cal.get("kind", "msp") if cal else "msp"  # the score the threshold was calibrated for
+        if kind == "msp":
+            conf = confidence(scores, pred)
+        else:
+            x = from_uint8(images, device)
+            conf = rejection_scores(method, x, kind, ckpt.get("open_set_stats"))
         for (path, _), s, p, c in zip(batch, scores, pred, conf, strict=True):
             rejected = threshold is not None and c < threshold
             records.append(

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             tta=params.evaluate_attribution.tta,
             tta_vote=params.evaluate_attribution.tta_vote,
             open_set_tpr=params.evaluate_attribution.open_set_tpr,
+            open_set_score=params.evaluate_attribution.open_set_score,
         )
         metrics |= {"protocol": args.protocol, "method": args.method}
         write_json(args.metrics, metrics)

@@ -19,6 +19,7 @@ STAGES = {
     "build-split": "build_split",
     "train-classifier": "train_classifier",
     "evaluate-attribution": "evaluate_attribution",
+    "interpret-attribution": "interpret_attribution",
     "make-tables": "make_tables",
 }
 # commands that are no pipeline stage

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=params.loader.workers,
             memory_budget_mb=params.loader.memory_budget_mb,
             open_set_tpr=params.evaluate_attribution.open_set_tpr,
+            open_set_score=params.evaluate_attribution.open_set_score,
         )
         write_json(args.metrics, metrics)
         write_json(

@@ -331,7 +331,7 @@ def test_evaluate_attribution_real_model(split, trained, tmp_path):
         "tta_vote",
         "open_set",
     }
-    assert m["tta"] == "none" and set(m["open_set"]) == {"calibration"}  # no unknown test images
+    assert m["tta"] == "none" and set(m["open_set"]) == {"score", "calibration"}  # no unknown test images
     assert m["test_images"] == 24 and m["classes"] == ["real", "seed0", "seed1"]
     assert m["chance"] == pytest.approx(1 / 3)
     cm = np.array(m["confusion_matrix"])

@@ -243,12 +243,13 @@ class NeuralMethod(AttributionMethod):
         last = stats.rows[-1] if stats.rows else {"loss": math.nan, "train_acc": math.nan}
         return {"steps": step, "final_loss": last["loss"], "final_train_accuracy": last["train_acc"]}
 
-    @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, K) pre-softmax scores; differentiable (Grad-CAM differentiates them), unlike :meth:`scores`."""
         self.net.eval()
         net = self.net if self.compiled is None else self.compiled
         return self._forward(net, x.to(self.device))
 
+    @torch.no_grad()
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(x), 1)
 

@@ -15,6 +15,11 @@ Decentralised by design: every module draws its initial weights and data order f
 (train seed, module name), and only ever updates itself, so :meth:`ClassModelMethod.extend` adds a class by
 training its head alone; the detector and the old heads are untouched and score byte-identically.
 Adam uses the Keras defaults (β 0.9, 0.999, ε 1e-7).
+
+Input (hparam ``input``, the reference trains both): ``pixel`` = RGB in [-1, 1] into the GAP head (the CAM
+topology); ``dct`` = Frank et al.'s grey log-DCT standardised with the training set's per-coefficient statistics
+(:mod:`ganprint.attribution.inputs`, computed once in :meth:`fit`) into the flatten head. :meth:`extend` keeps
+the statistics of the first fit (they belong to the frozen detector), so old heads still score byte-identically.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganprint.attribution.inputs import InputTransform
 from ganprint.attribution.methods.base import AttributionMethod
 from ganprint.errors import StageError
 from ganprint.nets.classmodel import ClassModelDetector, ClassModelHead, init_weights_
@@ -71,12 +77,8 @@ class ClassModelMethod(AttributionMethod):
     def __init__(self, hps, classes: list[str], resolution: int, device="cpu"):
         super().__init__(hps, classes, resolution, device)
         self.device = torch.device(device)
-        if hps.input != "pixel":
-            raise StageError(
-                f"classmodel: input {hps.input!r} is not available in this build (the DCT input transform is "
-                "missing); set methods.classmodel.input: pixel"
-            )
         self.input = hps.input
+        self.transform = InputTransform(hps.input)  # dct: statistics from the training data (fit)
         self.head_kind = "gap" if hps.input == "pixel" else "flatten"  # the reference's choice per input
         self.in_channels = 3 if hps.input == "pixel" else 1
         self.detector = self._new_detector(0)
@@ -98,9 +100,13 @@ class ClassModelMethod(AttributionMethod):
     def _freeze(self, module: nn.Module) -> None:
         module.eval().requires_grad_(False)
 
+    def _in(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, R, R) in [-1, 1] → the networks' input (the pixels, or the standardised log-DCT)."""
+        return self.transform(x.to(self.device))
+
     def _mid(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return self.detector(x)[1]
+            return self.detector(self._in(x))[1]
 
     def _train(
         self,
@@ -201,13 +207,14 @@ class ClassModelMethod(AttributionMethod):
                 "sources; add a real class to the protocol or use another method"
             )
         self._step = 0
+        self.transform.fit(train, batch_size=train_cfg.batch_size, device=self.device)
         self.detector_class = reals[0] if len(reals) == 1 else ""
         seed = derived_seed(train_cfg.seed, "detector")
         self.detector = self._new_detector(seed)
         is_fake = torch.tensor([0.0 if c in reals else 1.0 for c in self.classes])
 
         def det_logit(x: torch.Tensor) -> torch.Tensor:
-            return self.detector(x)[0]
+            return self.detector(self._in(x))[0]
 
         out = {"detector": self._train("det", self.detector, det_logit, is_fake, train, val, train_cfg, seed,
                                        self.hps.lr_det, stats)}  # fmt: skip
@@ -273,7 +280,7 @@ class ClassModelMethod(AttributionMethod):
     def _columns(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Per class, in class order: (N,) logit: −detector logit for the detector's real class, else its head's."""
         self._eval()
-        det, mid, _ = self.detector(x.to(self.device))
+        det, mid, _ = self.detector(self._in(x))
         return [-det if c == self.detector_class else self.heads[c](mid)[0] for c in self.classes]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -289,12 +296,12 @@ class ClassModelMethod(AttributionMethod):
     def detect(self, x: torch.Tensor) -> torch.Tensor:
         """(N,) P(fake) of the primary module."""
         self._eval()
-        return torch.sigmoid(self.detector(x.to(self.device))[0])
+        return torch.sigmoid(self.detector(self._in(x))[0])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 32·(1 + heads)): the pooled detection features, then each head's, in class order."""
         self._eval()
-        _, mid, feats = self.detector(x.to(self.device))
+        _, mid, feats = self.detector(self._in(x))
         parts = [self.detector.decision.pool(feats)]
         parts += [h.decision.pool(h(mid)[1]) for c, h in sorted(self.heads.items())]
         return torch.cat(parts, 1)
@@ -324,6 +331,7 @@ class ClassModelMethod(AttributionMethod):
             "detector": sd(self.detector),
             "heads": {c: sd(h) for c, h in sorted(self.heads.items())},
             "model_args": self.detector.model_args(),
+            "input": self.transform.state(),
         }
 
     def load_state(self, state: dict) -> None:
@@ -333,6 +341,7 @@ class ClassModelMethod(AttributionMethod):
                 f"hyperparameters build {self.detector.model_args()}; evaluate with the ones it was trained with"
             )
         self.classes = list(state["classes"])
+        self.transform.load_state(state.get("input", {"kind": "pixel"}))
         self.detector_class = state["detector_class"]
         self.detector.load_state_dict(state["detector"])
         self._freeze(self.detector)
