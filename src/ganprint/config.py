@@ -254,6 +254,24 @@ class TrainFingerprintAutoencoderCfg(Section):
     bit_acc_threshold: float = Field(0.9, ge=0.5, le=1.0)
     seed: int = Field(0, ge=0)
     log_every: int = Field(100, ge=1)
+    schedule_scale: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="multiplies l2_await and l2_ramp (keep the paper's 1000/3000 and scale them to the data; paper: 1)",
+    )
+    checkpoint_every: int | None = Field(
+        None,
+        ge=0,
+        description="write <out>/resume.pt every N steps (a rerun continues from it), 0 = never, null = once per "
+        "epoch clipped to 100..5000 steps (paper: every 5000 steps)",
+    )
+    stuck_after: int = Field(
+        500,
+        ge=0,
+        description="stop with an error when the mean batch bit accuracy of the last 50 steps is still < 0.6 at "
+        "this step (chance is 0.5; ArtificialGANFingerprints issue #2), 0 = never",
+    )
 
 
 class EmbedFingerprintsCfg(Section):

@@ -35,6 +35,7 @@ FP_DIR = "results/models/fingerprint/{dataset}"
 FP_ENCODER = FP_DIR + "/encoder.pt"
 FP_DECODER = FP_DIR + "/decoder.pt"
 FP_STATS = FP_DIR + "/stats.jsonl"
+FP_CURVES = FP_DIR + "/curves.csv"  # the DVC plot: bit accuracy, PSNR, SSIM, losses, w_L2 per logged step
 DETECTED_DIR = "results/fingerprints/" + GAN
 DETECTED_FINGERPRINTS = DETECTED_DIR + "/detected_fingerprints.txt"
 SPLIT = "results/splits/{protocol}.csv"

@@ -178,15 +178,18 @@ STAGES: dict[str, Stage] = {
                 "encoder": P.FP_ENCODER,
                 "decoder": P.FP_DECODER,
                 "stats": P.FP_STATS,
+                "curves": P.FP_CURVES,
                 "resolved": P.FP_DIR + P.RESOLVED,
                 "metrics": P.METRICS_FP_AE,
             },
             metrics=("metrics",),
+            plots=("curves",),
             params=("train_fingerprint_autoencoder",),
             modules=(
                 "src/ganprint/fingerprints/train.py",
                 "src/ganprint/fingerprints/common.py",
                 "src/ganprint/nets/stegastamp.py",
+                "src/ganprint/train/gan.py",  # the resume and curve helpers
             ),
             gpu=1,
             threads=4,

@@ -140,12 +140,15 @@ def test_params_yaml_loads_with_the_documented_values():
         "batch_size": 32,
         "lr": 0.0005,
         "l2_weight": 10.0,
-        "l2_await": 200,
-        "l2_ramp": 600,
+        "l2_await": 1000,
+        "l2_ramp": 3000,
         "bce_weight": 1.0,
         "bit_acc_threshold": 0.9,
         "seed": 0,
         "log_every": 100,
+        "schedule_scale": 0.2,
+        "checkpoint_every": None,
+        "stuck_after": 500,
     }
     assert lookup(p, "embed_fingerprints") == {"identical": True, "seed": 42, "batch_size": 64}
     assert lookup(p, "detect_fingerprints") == {"batch_size": 256}

@@ -364,7 +364,11 @@ def test_dvc_stage_definitions_and_matrices():
         assert list(d) == [*(["matrix"] if "matrix" in d else []), "cmd", "deps", "params", "outs"] + (
             ["metrics"] if "metrics" in d else []
         ) + (["plots"] if "plots" in d else []), name
-    assert [n for n, d in dvc.items() if "plots" in d] == ["train_gan.seeds", "train_gan.fingerprinted"]
+    assert [n for n, d in dvc.items() if "plots" in d] == [
+        "train_fingerprint_autoencoder",
+        "train_gan.seeds",
+        "train_gan.fingerprinted",
+    ]
 
 
 def test_dvc_commands_are_the_declared_ones():
@@ -388,7 +392,7 @@ def test_dvc_outputs_persist_and_metrics_stay_in_git():
         for entry in d.get("plots", []):
             ((path, opts),) = entry.items()
             assert opts == {"persist": True, "x": "step"}, (name, path)  # cached by DVC: results/models is ignored
-            assert path.endswith("/loss_curves.csv")
+            assert path.endswith(("/loss_curves.csv", "/curves.csv", "/bit_accuracy_by_step.csv"))
         declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o) for o in st.outputs.values()]
         listed = d["outs"] + d.get("metrics", []) + d.get("plots", [])
         assert sorted(next(iter(e)) for e in listed) == sorted(declared), name

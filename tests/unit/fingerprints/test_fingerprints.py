@@ -198,7 +198,7 @@ def test_train_writes_both_checkpoints(tiny):
         assert ck["params"] == {"bits": BITS, "resolution": 32}
     rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
-    assert set(rows[0]) == {"step", "loss", "bce", "l2", "w_l2", "bit_acc", "psnr"}
+    assert set(rows[0]) == {"step", "loss", "bce", "l2", "w_l2", "bit_acc", "psnr", "ssim"}
 
 
 def test_train_metrics_recomputed_from_the_saved_nets(tiny):
@@ -209,8 +209,13 @@ def test_train_metrics_recomputed_from_the_saved_nets(tiny):
         "bit_accuracy",
         "bit_accuracy_clean_images",
         "psnr_db",
+        "ssim",
         "images",
         "l2_schedule_started",
+        "l2_schedule_started_step",
+        "l2_await_steps",
+        "l2_ramp_steps",
+        "checkpoint_every",
         "steps",
     }
     assert m["images"] == N_IMAGES and m["steps"] == 3
