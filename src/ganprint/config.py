@@ -39,6 +39,10 @@ VARIANTS = ("clean", "fingerprinted")
 # A fine-tuned GAN (cross-finetune protocol, PAPERS §4.4) is the variant ft-<dataset>: the clean GAN of the same
 # dataset/arch/loss/seed, fine-tuned on data/clean/<dataset> by finetune_gan (a GAN like the others downstream).
 FINETUNE_PREFIX = "ft-"
+# Several fingerprints per dataset (proactive attribution, issue 8 item 5): the grid's ``fingerprints`` maps a
+# fingerprint's name to its seed; the name is also the variant of the GANs trained on data/<name>/<dataset>:
+# ``fingerprinted`` (the paper's one fingerprint) or fp-<owner>.
+FINGERPRINT_PREFIX = "fp-"
 GAN_ARCHS = tuple(registry.ARCHS)
 GAN_LOSSES = tuple(registry.LOSSES)
 CLASSIFIER_METHODS = tuple(registry.METHODS)
@@ -50,6 +54,9 @@ UNKNOWN_CLASS = "unknown"  # open-set test class (ganprint.attribution.splits.UN
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # what the variant wildcard may be (Snakemake's wildcard constraint): a training variant or ft-<dataset>
 VARIANT_PATTERN = "|".join(VARIANTS) + "|" + FINETUNE_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+FINGERPRINT_PATTERN = "fingerprinted|" + FINGERPRINT_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # embed's variants
+VARIANT_PATTERN += "|" + FINGERPRINT_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+TRAINED_VARIANT_PATTERN = "clean|" + FINGERPRINT_PATTERN  # train_gan's variants (finetune_gan: ft-<dataset>)
 
 
 def _name(v: str) -> str:
@@ -85,9 +92,26 @@ MethodName = Annotated[str, _one_of(CLASSIFIER_METHODS)]
 def _variant(v: str) -> str:
     if v in VARIANTS or (v.startswith(FINETUNE_PREFIX) and NAME_RE.match(v[len(FINETUNE_PREFIX) :])):
         return v
+    if v.startswith(FINGERPRINT_PREFIX) and NAME_RE.match(v[len(FINGERPRINT_PREFIX) :]):
+        return v
     raise ValueError(
         f"{v!r} is not allowed; allowed values: {', '.join(VARIANTS)}, or {FINETUNE_PREFIX}<dataset> "
-        "(the clean GAN fine-tuned on that dataset)"
+        f"(the clean GAN fine-tuned on that dataset), or {FINGERPRINT_PREFIX}<name> (trained on data carrying "
+        "fingerprint <name> of 'fingerprints')"
+    )
+
+
+def is_fingerprint_variant(v: str) -> bool:
+    """A variant trained on fingerprinted data: ``fingerprinted`` or fp-<name>."""
+    return v == "fingerprinted" or v.startswith(FINGERPRINT_PREFIX)
+
+
+def _fingerprint_name(v: str) -> str:
+    if is_fingerprint_variant(v) and NAME_RE.match(v):
+        return v
+    raise ValueError(
+        f"fingerprint name {v!r} is not allowed; use 'fingerprinted' or {FINGERPRINT_PREFIX}<name> (it is the "
+        "variant of the GANs trained on it)"
     )
 
 
@@ -172,6 +196,16 @@ class GanCfg(Section):
 
 def gan_name(dataset: str, arch: str, loss: str, variant: str, seed: int | str) -> str:
     return f"{dataset}-{arch}-{loss}-{variant}-seed{seed}"
+
+
+class FingerprintCfg(Section):
+    """One fingerprint (one model owner): its bits are drawn from ``seed`` and embedded in every dataset of
+    ``autoencoders`` (data/<name>/<dataset>, by embed_fingerprints)."""
+
+    seed: int = Field(42, ge=0, description="seed of the fingerprint bits (paper embed_fingerprints.py: 42)")
+
+
+FingerprintName = Annotated[str, AfterValidator(_fingerprint_name)]
 
 
 class ProtocolCfg(Section):
@@ -276,12 +310,18 @@ class TrainFingerprintAutoencoderCfg(Section):
 
 class EmbedFingerprintsCfg(Section):
     identical: bool = True
-    seed: int = Field(42, ge=0)
     batch_size: int = Field(64, ge=1)
 
 
 class DetectFingerprintsCfg(Section):
     batch_size: int = Field(256, ge=1)
+    target_fpr: float = Field(
+        0.01,
+        gt=0.0,
+        lt=1.0,
+        description="attribution threshold: the largest Hamming distance at which at most this share of the "
+        "calibration images (real, clean-GAN samples) match a registered fingerprint (beyond the paper)",
+    )
 
 
 class BuildSplitCfg(Section):
@@ -319,6 +359,7 @@ class Params(Section):
     datasets: dict[Name, DatasetCfg]
     gans: dict[Name, GanGroup]
     autoencoders: GridList(Name)
+    fingerprints: dict[FingerprintName, FingerprintCfg] = {"fingerprinted": FingerprintCfg(seed=42)}
     protocols: dict[Name, ProtocolCfg]
     attribution: AttributionGrid
     # hyperparameters
@@ -378,6 +419,8 @@ def _check_references(p: Params) -> None:
         raise ConfigError(msg)
 
     defined = ", ".join(p.datasets)
+    if not p.fingerprints:
+        err("fingerprints: declare at least one fingerprint (e.g. 'fingerprinted: {seed: 42}')")
     for ds in p.autoencoders:
         if ds not in p.datasets:
             err(f"autoencoders: unknown dataset {ds!r}; defined: {defined}")
@@ -405,6 +448,12 @@ def _check_references(p: Params) -> None:
         for v in finetuned:
             if v[len(FINETUNE_PREFIX) :] not in p.datasets:
                 err(f"gans.{group}.variant: {v!r} fine-tunes on an unknown dataset; defined: {defined}")
+        for v in grp.variant:
+            if is_fingerprint_variant(v) and v not in p.fingerprints:
+                err(
+                    f"gans.{group}.variant: {v!r} trains on fingerprint {v!r}, which 'fingerprints' does not "
+                    f"declare; declared: {', '.join(p.fingerprints) or '(none)'}"
+                )
         for a in grp.arch:
             for lo in grp.loss:
                 why = incompatibility(a, lo)
