@@ -359,7 +359,7 @@ class Params(Section):
     datasets: dict[Name, DatasetCfg]
     gans: dict[Name, GanGroup]
     autoencoders: GridList(Name)
-    fingerprints: dict[FingerprintName, FingerprintCfg] = {"fingerprinted": FingerprintCfg(seed=42)}
+    fingerprints: dict[FingerprintName, FingerprintCfg]
     protocols: dict[Name, ProtocolCfg]
     attribution: AttributionGrid
     # hyperparameters

@@ -1,4 +1,4 @@
-"""Detect fingerprints in a dataset's real images and every GAN's samples; registry, calibrated attribution (Yu et al. 2021)."""
+"""Detect fingerprints in a dataset's real images and GAN samples; registry, calibrated attribution (Yu et al. 2021)."""
 
 from __future__ import annotations
 

@@ -41,8 +41,9 @@ def ours_to_reference(state_dict: dict, kind: str) -> dict:
 
 
 def _decoder_resolution(flat: int) -> int:
-    """R from the decoder's dense input R²·128/1024 (R >= 32; 128 at R = 16)."""
-    return 16 if flat == 128 else int(round(math.sqrt(flat * 8)))
+    """R from the decoder's dense input R²·128/1024 (the reference's R >= 32; ours at 16 px also has 128 inputs,
+    so a 16 px decoder needs its resolution given)."""
+    return int(round(math.sqrt(flat * 8)))
 
 
 def net_from_reference(state_dict: dict, kind: str, resolution: int | None = None, source: str = "") -> torch.nn.Module:
@@ -55,10 +56,8 @@ def net_from_reference(state_dict: dict, kind: str, resolution: int | None = Non
             net = StegaStampEncoder(resolution=resolution, bits=bits)
         else:
             bits = state_dict["dense.2.weight"].shape[0]
-            res = _decoder_resolution(state_dict["dense.0.weight"].shape[1])
-            if resolution is not None and resolution != res:
-                raise StageError(f"{source}: the decoder reads {res} px images, not {resolution} px")
-            net = StegaStampDecoder(resolution=res, bits=bits)
+            res = resolution or _decoder_resolution(state_dict["dense.0.weight"].shape[1])
+            net = StegaStampDecoder(resolution=res, bits=bits)  # a wrong resolution fails the shape check
     except (KeyError, AttributeError, IndexError) as e:
         raise StageError(
             f"{source}: not a StegaStamp {kind} state_dict of ArtificialGANFingerprints (no {e}); expected the "

@@ -94,7 +94,9 @@ def detect_fingerprints(
     device: torch.device | str = "cpu",
 ) -> dict:
     """Decode every image of ``images``; write ``out_detected`` (reference format); score against ``embedded``."""
-    dec = load_net(decoder, "decoder", device)
+    with ImageStore(images) as s:
+        res = s.shape[0]
+    dec = load_net(decoder, "decoder", device, resolution=res)
     reference = read_fingerprint_file(embedded)
     names, decoded = decode_store(dec, images, cfg.batch_size, device)
     write_fingerprint_file(out_detected, names, decoded)
@@ -174,7 +176,9 @@ def detect_dataset(
     registry and the bit accuracy by step; returns the metrics.
     """
     out_dir = Path(out_dir)
-    dec = load_net(decoder, "decoder", device)
+    with ImageStore(real) as s:
+        res = s.shape[0]
+    dec = load_net(decoder, "decoder", device, resolution=res)
     n_bits = dec.model_args()["bits"]
     # every embedded file is read once here
     fps, names, registry_rows = [], [], []

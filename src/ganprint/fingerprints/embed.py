@@ -46,7 +46,7 @@ def embed_fingerprints(
     out_dir = Path(out_dir)
     store = ImageStore(data)
     enc = load_net(encoder, "encoder", device, resolution=store.shape[0])
-    dec = load_net(decoder, "decoder", device)
+    dec = load_net(decoder, "decoder", device, resolution=store.shape[0])
     n_bits = enc.model_args()["bits"]
     if store.shape[0] != enc.model_args()["resolution"]:
         raise StageError(

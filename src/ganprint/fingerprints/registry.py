@@ -52,18 +52,15 @@ def hamming(decoded: np.ndarray, fingerprints: np.ndarray) -> np.ndarray:
 
 
 def calibrate_threshold(negative_min_distance: np.ndarray, target_fpr: float) -> int:
-    """The largest Hamming threshold t with share(distance <= t) <= ``target_fpr`` on the negatives; -1 when even
-    t = 0 exceeds it (then nothing is ever attributed)."""
+    """The largest integer Hamming threshold t with share(distance <= t) <= ``target_fpr`` on the negatives; -1
+    when even t = 0 exceeds it (then nothing is ever attributed)."""
     d = np.sort(np.asarray(negative_min_distance))
     if len(d) == 0:
         raise ValueError("no calibration images")
-    t = -1
     for cand in np.unique(d):
-        if np.searchsorted(d, cand, side="right") / len(d) <= target_fpr:
-            t = int(cand)
-        else:
-            break
-    return t
+        if np.searchsorted(d, cand, side="right") / len(d) > target_fpr:
+            return int(cand) - 1  # every integer below the first distance that lets too many through
+    return int(d[-1])
 
 
 def attribute(decoded: np.ndarray, fingerprints: np.ndarray, names: list[str], threshold: int) -> list[str]:
