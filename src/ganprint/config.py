@@ -40,6 +40,10 @@ VARIANTS = ("clean", "fingerprinted")
 # dataset/arch/loss/seed, fine-tuned on data/clean/<dataset> by finetune_gan (a GAN like the others downstream).
 FINETUNE_PREFIX = "ft-"
 FID_RESIZES = ("tf_bilinear", "torch_bilinear_antialias")  # how images reach InceptionV3's 299 px (evaluate_gan.py)
+# Several fingerprints per dataset (proactive attribution, issue 8 item 5): the grid's ``fingerprints`` maps a
+# fingerprint's name to its seed; the name is also the variant of the GANs trained on data/<name>/<dataset>:
+# ``fingerprinted`` (the paper's one fingerprint) or fp-<owner>.
+FINGERPRINT_PREFIX = "fp-"
 GAN_ARCHS = tuple(registry.ARCHS)
 GAN_LOSSES = tuple(registry.LOSSES)
 CLASSIFIER_METHODS = tuple(registry.METHODS)
@@ -52,6 +56,9 @@ UNKNOWN_CLASS = "unknown"  # open-set test class (ganprint.attribution.splits.UN
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # what the variant wildcard may be (Snakemake's wildcard constraint): a training variant or ft-<dataset>
 VARIANT_PATTERN = "|".join(VARIANTS) + "|" + FINETUNE_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+FINGERPRINT_PATTERN = "fingerprinted|" + FINGERPRINT_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # embed's variants
+VARIANT_PATTERN += "|" + FINGERPRINT_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+TRAINED_VARIANT_PATTERN = "clean|" + FINGERPRINT_PATTERN  # train_gan's variants (finetune_gan: ft-<dataset>)
 
 
 def _name(v: str) -> str:
@@ -87,9 +94,26 @@ MethodName = Annotated[str, _one_of(CLASSIFIER_METHODS)]
 def _variant(v: str) -> str:
     if v in VARIANTS or (v.startswith(FINETUNE_PREFIX) and NAME_RE.match(v[len(FINETUNE_PREFIX) :])):
         return v
+    if v.startswith(FINGERPRINT_PREFIX) and NAME_RE.match(v[len(FINGERPRINT_PREFIX) :]):
+        return v
     raise ValueError(
         f"{v!r} is not allowed; allowed values: {', '.join(VARIANTS)}, or {FINETUNE_PREFIX}<dataset> "
-        "(the clean GAN fine-tuned on that dataset)"
+        f"(the clean GAN fine-tuned on that dataset), or {FINGERPRINT_PREFIX}<name> (trained on data carrying "
+        "fingerprint <name> of 'fingerprints')"
+    )
+
+
+def is_fingerprint_variant(v: str) -> bool:
+    """A variant trained on fingerprinted data: ``fingerprinted`` or fp-<name>."""
+    return v == "fingerprinted" or v.startswith(FINGERPRINT_PREFIX)
+
+
+def _fingerprint_name(v: str) -> str:
+    if is_fingerprint_variant(v) and NAME_RE.match(v):
+        return v
+    raise ValueError(
+        f"fingerprint name {v!r} is not allowed; use 'fingerprinted' or {FINGERPRINT_PREFIX}<name> (it is the "
+        "variant of the GANs trained on it)"
     )
 
 
@@ -174,6 +198,16 @@ class GanCfg(Section):
 
 def gan_name(dataset: str, arch: str, loss: str, variant: str, seed: int | str) -> str:
     return f"{dataset}-{arch}-{loss}-{variant}-seed{seed}"
+
+
+class FingerprintCfg(Section):
+    """One fingerprint (one model owner): its bits are drawn from ``seed`` and embedded in every dataset of
+    ``autoencoders`` (data/<name>/<dataset>, by embed_fingerprints)."""
+
+    seed: int = Field(42, ge=0, description="seed of the fingerprint bits (paper embed_fingerprints.py: 42)")
+
+
+FingerprintName = Annotated[str, AfterValidator(_fingerprint_name)]
 
 
 class ProtocolCfg(Section):
@@ -277,16 +311,40 @@ class TrainFingerprintAutoencoderCfg(Section):
     bit_acc_threshold: float = Field(0.9, ge=0.5, le=1.0)
     seed: int = Field(0, ge=0)
     log_every: int = Field(100, ge=1)
+    schedule_scale: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="multiplies l2_await and l2_ramp (keep the paper's 1000/3000 and scale them to the data; paper: 1)",
+    )
+    checkpoint_every: int | None = Field(
+        None,
+        ge=0,
+        description="write <out>/resume.pt every N steps (a rerun continues from it), 0 = never, null = once per "
+        "epoch clipped to 100..5000 steps (paper: every 5000 steps)",
+    )
+    stuck_after: int = Field(
+        500,
+        ge=0,
+        description="stop with an error when the mean batch bit accuracy of the last 50 steps is still < 0.6 at "
+        "this step (chance is 0.5; ArtificialGANFingerprints issue #2), 0 = never",
+    )
 
 
 class EmbedFingerprintsCfg(Section):
     identical: bool = True
-    seed: int = Field(42, ge=0)
     batch_size: int = Field(64, ge=1)
 
 
 class DetectFingerprintsCfg(Section):
     batch_size: int = Field(256, ge=1)
+    target_fpr: float = Field(
+        0.01,
+        gt=0.0,
+        lt=1.0,
+        description="attribution threshold: the largest Hamming distance at which at most this share of the "
+        "calibration images (real, clean-GAN samples) match a registered fingerprint (beyond the paper)",
+    )
 
 
 class BuildSplitCfg(Section):
@@ -343,6 +401,7 @@ class Params(Section):
     datasets: dict[Name, DatasetCfg]
     gans: dict[Name, GanGroup]
     autoencoders: GridList(Name)
+    fingerprints: dict[FingerprintName, FingerprintCfg]
     protocols: dict[Name, ProtocolCfg]
     attribution: AttributionGrid
     # hyperparameters
@@ -404,6 +463,8 @@ def _check_references(p: Params) -> None:
         raise ConfigError(msg)
 
     defined = ", ".join(p.datasets)
+    if not p.fingerprints:
+        err("fingerprints: declare at least one fingerprint (e.g. 'fingerprinted: {seed: 42}')")
     for ds in p.autoencoders:
         if ds not in p.datasets:
             err(f"autoencoders: unknown dataset {ds!r}; defined: {defined}")
@@ -431,6 +492,12 @@ def _check_references(p: Params) -> None:
         for v in finetuned:
             if v[len(FINETUNE_PREFIX) :] not in p.datasets:
                 err(f"gans.{group}.variant: {v!r} fine-tunes on an unknown dataset; defined: {defined}")
+        for v in grp.variant:
+            if is_fingerprint_variant(v) and v not in p.fingerprints:
+                err(
+                    f"gans.{group}.variant: {v!r} trains on fingerprint {v!r}, which 'fingerprints' does not "
+                    f"declare; declared: {', '.join(p.fingerprints) or '(none)'}"
+                )
         for a in grp.arch:
             for lo in grp.loss:
                 why = incompatibility(a, lo)

@@ -7,9 +7,9 @@ The stage declarations (:mod:`ganprint.stages`) build both front-ends from these
 from __future__ import annotations
 
 # data/: inputs and image stores --------------------------------------------------------------------------
-DATA = "data/{variant}/{dataset}"  # variant: clean (prepare_dataset) | fingerprinted (embed_fingerprints)
+DATA = "data/{variant}/{dataset}"  # variant: clean (prepare_dataset) | fingerprinted, fp-<name> (embed_fingerprints)
 CLEAN = "data/clean/{dataset}"
-FINGERPRINTED = "data/fingerprinted/{dataset}"
+FINGERPRINTED = DATA  # variant: a fingerprint's name (params fingerprints): fingerprinted | fp-<name>
 IMAGES = "/images.lmdb"
 MANIFEST = "/manifest.csv"
 SAMPLES = "/samples.png"
@@ -35,8 +35,16 @@ FP_DIR = "results/models/fingerprint/{dataset}"
 FP_ENCODER = FP_DIR + "/encoder.pt"
 FP_DECODER = FP_DIR + "/decoder.pt"
 FP_STATS = FP_DIR + "/stats.jsonl"
+FP_CURVES = FP_DIR + "/curves.csv"  # the DVC plot: bit accuracy, PSNR, SSIM, losses, w_L2 per logged step
+# detect_fingerprints runs once per dataset over the real images and every GAN of it: one folder (a directory
+# output) holding real/detected_fingerprints.txt and <arch>/<loss>/<variant>/seed<seed>/detected_fingerprints.txt
+DETECTED_ROOT = "results/fingerprints/{dataset}"
 DETECTED_DIR = "results/fingerprints/" + GAN
 DETECTED_FINGERPRINTS = DETECTED_DIR + "/detected_fingerprints.txt"
+DETECTED_REAL = DETECTED_ROOT + "/real/detected_fingerprints.txt"
+FP_ATTRIBUTION_DIR = "results/fingerprint_attribution/{dataset}"
+FP_REGISTRY = FP_ATTRIBUTION_DIR + "/registry.csv"  # fingerprint → bits → the GANs trained on it
+FP_BY_STEP = FP_ATTRIBUTION_DIR + "/bit_accuracy_by_step.csv"  # the DVC plot: step × fingerprinted GAN
 SPLIT = "results/splits/{protocol}.csv"
 CLASSIFIER_DIR = "results/models/classifier/{protocol}/{method}"
 CLASSIFIER_MODEL = CLASSIFIER_DIR + "/model.pt"
@@ -49,8 +57,8 @@ FIGURES_ATTRIBUTION = "results/figures/attribution/{protocol}/{method}"  # inter
 
 METRICS = "results/metrics"
 METRICS_FP_AE = METRICS + "/train_fingerprint_autoencoder/{dataset}.json"
-METRICS_EMBED = METRICS + "/embed_fingerprints/{dataset}.json"
-METRICS_DETECT = METRICS + "/detect_fingerprints/" + GAN + ".json"
+METRICS_EMBED = METRICS + "/embed_fingerprints/{variant}/{dataset}.json"
+METRICS_DETECT = METRICS + "/detect_fingerprints/{dataset}.json"  # per image set, threshold, FPR, attribution
 METRICS_SPLIT = METRICS + "/build_split/{protocol}.json"
 METRICS_CLASSIFIER = METRICS + "/train_classifier/{protocol}/{method}.json"
 METRICS_ATTRIBUTION = METRICS + "/evaluate_attribution/{protocol}/{method}.json"

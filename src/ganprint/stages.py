@@ -21,7 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ganprint import paths as P
-from ganprint.config import FINETUNE_PREFIX, VARIANTS
+from ganprint.config import (
+    FINETUNE_PREFIX,
+    FINGERPRINT_PATTERN,
+    TRAINED_VARIANT_PATTERN,
+    is_fingerprint_variant,
+)
 from ganprint.registry import arch_module, method_modules
 
 GAN_WILDCARDS = ("dataset", "arch", "loss", "variant", "seed")
@@ -35,6 +40,7 @@ METHOD_MODULES = "{method_modules}"
 GRIDS = {
     "datasets": {"dataset": "datasets"},
     "autoencoders": {"dataset": "autoencoders"},
+    "fingerprints": {"dataset": "autoencoders", "variant": "fingerprints"},  # every dataset × every fingerprint
     "protocols": {"protocol": "attribution.protocols"},
     "attribution": {"protocol": "attribution.protocols", "method": "attribution.methods"},
 }
@@ -62,6 +68,7 @@ class Stage:
     # (variants ft-<dataset>); Snakemake tells the two GAN-producing rules apart by ``constraints``
     gans: str = "all"
     constraints: dict[str, str] = field(default_factory=dict)  # per-rule Snakemake wildcard constraints
+    directories: tuple[str, ...] = ()  # outputs that are folders (Snakemake: directory(); DVC: a folder out)
 
     @property
     def cli(self) -> str:
@@ -142,10 +149,34 @@ _GAN_MODULES = (
 )
 
 
+def _fid_inputs(params) -> list[str]:
+    """FID metrics the fingerprint table reads: every GAN trained on fingerprinted data and its clean twin."""
+    out = []
+    for g in params.gan_list.values():
+        if is_fingerprint_variant(g.variant):
+            out.append(P.METRICS_GAN.format(**g.selectors()))
+            twin = g.model_copy(update={"variant": "clean"})
+            if twin.name in params.gan_list:
+                out.append(P.METRICS_GAN.format(**twin.selectors()))
+    return list(dict.fromkeys(out))
+
+
+def _detect_inputs(params, wildcards) -> list[str]:
+    """What a dataset's detect job reads: every fingerprint's embedded file and every GAN's samples and model
+    (the model stands for the training-time sample grids samples/stepNNNNNN.png, which are not outputs)."""
+    ds = wildcards["dataset"]
+    out = [P.EMBEDDED_FINGERPRINTS.format(variant=v, dataset=ds) for v in params.fingerprints]
+    for g in params.gan_list.values():
+        if g.dataset == ds:
+            out += [P.SAMPLES_IMAGES.format(**g.selectors()), P.GAN_MODEL.format(**g.selectors())]
+    return out
+
+
 def _table_inputs(params, wildcards) -> list[str]:
     t = [P.METRICS_FP_AE.format(dataset=d) for d in params.autoencoders]
-    t += [P.METRICS_EMBED.format(dataset=d) for d in params.autoencoders]
-    t += [P.METRICS_DETECT.format(**g.selectors()) for g in params.gan_list.values()]
+    t += [P.METRICS_EMBED.format(variant=v, dataset=d) for d in params.autoencoders for v in params.fingerprints]
+    t += [P.METRICS_DETECT.format(dataset=d) for d in params.autoencoders]
+    t += _fid_inputs(params)
     t += [
         P.METRICS_ATTRIBUTION.format(protocol=p, method=m)
         for p in params.attribution.protocols
@@ -188,25 +219,28 @@ STAGES: dict[str, Stage] = {
                 "encoder": P.FP_ENCODER,
                 "decoder": P.FP_DECODER,
                 "stats": P.FP_STATS,
+                "curves": P.FP_CURVES,
                 "resolved": P.FP_DIR + P.RESOLVED,
                 "metrics": P.METRICS_FP_AE,
             },
             metrics=("metrics",),
+            plots=("curves",),
             params=("train_fingerprint_autoencoder",),
             modules=(
                 "src/ganprint/fingerprints/train.py",
                 "src/ganprint/fingerprints/common.py",
                 "src/ganprint/nets/stegastamp.py",
+                "src/ganprint/train/gan.py",  # the resume and curve helpers
             ),
             gpu=1,
             threads=4,
         ),
         Stage(
             "embed_fingerprints",
-            ("dataset",),
-            "autoencoders",
-            "--dataset {dataset} --data {input.data} --encoder {input.encoder} --decoder {input.decoder}"
-            " --out " + P.FINGERPRINTED + " --metrics {output.metrics}",
+            ("dataset", "variant"),
+            "fingerprints",
+            "--dataset {dataset} --fingerprint {variant} --data {input.data} --encoder {input.encoder}"
+            " --decoder {input.decoder} --out " + P.FINGERPRINTED + " --metrics {output.metrics}",
             inputs={"data": P.CLEAN + P.IMAGES, "encoder": P.FP_ENCODER, "decoder": P.FP_DECODER},
             outputs={
                 "images": P.FINGERPRINTED + P.IMAGES,
@@ -217,7 +251,7 @@ STAGES: dict[str, Stage] = {
                 "metrics": P.METRICS_EMBED,
             },
             metrics=("metrics",),
-            params=("embed_fingerprints",),
+            params=("embed_fingerprints", "fingerprints.{variant}"),
             modules=(
                 "src/ganprint/fingerprints/embed.py",
                 "src/ganprint/fingerprints/common.py",
@@ -226,6 +260,8 @@ STAGES: dict[str, Stage] = {
             ),
             gpu=1,
             threads=4,
+            # data/clean/<dataset> is prepare_dataset's: the variant here is a fingerprint's name
+            constraints={"variant": FINGERPRINT_PATTERN},
         ),
         Stage(
             "train_gan",
@@ -240,7 +276,7 @@ STAGES: dict[str, Stage] = {
             gpu=1,
             threads=4,
             gans="trained",
-            constraints={"variant": "|".join(VARIANTS)},
+            constraints={"variant": TRAINED_VARIANT_PATTERN},
         ),
         Stage(
             "finetune_gan",
@@ -316,21 +352,41 @@ STAGES: dict[str, Stage] = {
         ),
         Stage(
             "detect_fingerprints",
-            GAN_WILDCARDS,
-            "gans",
-            _gan_args(
-                "--images {input.images} --decoder {input.decoder} --embedded {input.embedded}"
-                " --out " + P.DETECTED_DIR + " --metrics {output.metrics}"
-            ),
-            inputs={"images": P.SAMPLES_IMAGES, "decoder": P.FP_DECODER, "embedded": P.EMBEDDED_FINGERPRINTS},
-            outputs={"detected": P.DETECTED_FINGERPRINTS, "metrics": P.METRICS_DETECT},
+            ("dataset",),
+            "autoencoders",
+            "--dataset {dataset} --decoder {input.decoder} --real {input.real} --out "
+            + P.DETECTED_ROOT
+            + " --registry {output.registry} --by-step {output.by_step} --metrics {output.metrics}",
+            # one job per dataset (its real images and all of its GANs): each embedded file is read once, and
+            # the attribution threshold is calibrated on the real and clean-GAN images of the same decoder
+            inputs={"decoder": P.FP_DECODER, "real": P.CLEAN + P.IMAGES},
+            outputs={
+                "detected": P.DETECTED_ROOT,
+                "registry": P.FP_REGISTRY,
+                "by_step": P.FP_BY_STEP,
+                "metrics": P.METRICS_DETECT,
+            },
             metrics=("metrics",),
-            params=("detect_fingerprints",),
+            plots=("by_step",),
+            directories=("detected",),
+            params=(
+                "detect_fingerprints",
+                "fingerprints",
+                "gans",
+                "embed_fingerprints.identical",
+                "train_gan.grid_images",
+            ),
             modules=(
                 "src/ganprint/fingerprints/detect.py",
+                "src/ganprint/fingerprints/registry.py",
+                "src/ganprint/fingerprints/compat.py",
                 "src/ganprint/fingerprints/common.py",
                 "src/ganprint/nets/stegastamp.py",
             ),
+            # Snakemake lists the exact files; DVC cannot template a per-dataset list of GANs and fingerprints,
+            # so it depends on their folders (the embed metrics carry each fingerprint: they change with it)
+            dynamic_inputs=_detect_inputs,
+            dvc_deps=("results/metrics/embed_fingerprints", "results/samples", "results/models/gan"),
             gpu=1,
             threads=4,
         ),
@@ -437,7 +493,7 @@ STAGES: dict[str, Stage] = {
             "--root . --out " + P.TABLES,
             outputs={f"{t}_{e}": f"{P.TABLES}/{t}.{e}" for t in P.TABLE_NAMES for e in ("csv", "md")},
             uncached=tuple(f"{t}_{e}" for t in P.TABLE_NAMES for e in ("csv", "md")),
-            params=("make_tables", "datasets", "gans", "autoencoders", "protocols", "attribution"),
+            params=("make_tables", "datasets", "gans", "autoencoders", "fingerprints", "protocols", "attribution"),
             modules=("src/ganprint/report/tables.py", "src/ganprint/report/paper_numbers.py"),
             dynamic_inputs=_table_inputs,
             dvc_deps=(
@@ -445,6 +501,7 @@ STAGES: dict[str, Stage] = {
                 "results/metrics/embed_fingerprints",
                 "results/metrics/detect_fingerprints",
                 "results/metrics/evaluate_attribution",
+                "results/metrics/gan",
             ),
         ),
     ]

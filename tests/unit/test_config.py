@@ -32,10 +32,10 @@ from ganprint.config import (
 from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
 
 TOP_KEYS = (
-    "datasets, gans, autoencoders, protocols, attribution, archs, losses, methods, loader, prepare_dataset, "
-    "train_gan, finetune_gan, generate_images, fid, train_fingerprint_autoencoder, embed_fingerprints, "
-    "detect_fingerprints, "
-    "build_split, train_classifier, evaluate_attribution, interpret_attribution, make_tables"
+    "datasets, gans, autoencoders, fingerprints, protocols, attribution, archs, losses, methods, loader, "
+    "prepare_dataset, train_gan, finetune_gan, generate_images, fid, train_fingerprint_autoencoder, "
+    "embed_fingerprints, detect_fingerprints, build_split, train_classifier, evaluate_attribution, "
+    "interpret_attribution, make_tables"
 )
 NAME_RULE = "use letters, digits, '_', '-', '.' (it becomes part of file paths and stage names)"
 TRAIN_GAN_KEYS = (
@@ -151,15 +151,19 @@ def test_params_yaml_loads_with_the_documented_values():
         "batch_size": 32,
         "lr": 0.0005,
         "l2_weight": 10.0,
-        "l2_await": 200,
-        "l2_ramp": 600,
+        "l2_await": 1000,
+        "l2_ramp": 3000,
         "bce_weight": 1.0,
         "bit_acc_threshold": 0.9,
         "seed": 0,
         "log_every": 100,
+        "schedule_scale": 0.2,
+        "checkpoint_every": None,
+        "stuck_after": 500,
     }
-    assert lookup(p, "embed_fingerprints") == {"identical": True, "seed": 42, "batch_size": 64}
-    assert lookup(p, "detect_fingerprints") == {"batch_size": 256}
+    assert lookup(p, "embed_fingerprints") == {"identical": True, "batch_size": 64}
+    assert lookup(p, "fingerprints") == {"fingerprinted": {"seed": 42}, "fp-owner2": {"seed": 43}}
+    assert lookup(p, "detect_fingerprints") == {"batch_size": 256, "target_fpr": 0.01}
     assert lookup(p, "build_split") == {"train_per_class": 1000, "val_per_class": 0, "test_per_class": 250}
     assert lookup(p, "train_classifier") == {"epochs": 8, "batch_size": 32, "seed": 0}
     assert lookup(p, "evaluate_attribution") == {
@@ -433,7 +437,7 @@ def test_float_accepts_int_and_keeps_a_float():
 def test_a_null_section_takes_the_defaults():
     p = _ok(lambda d: d.update(make_tables=None, detect_fingerprints=None))
     assert lookup(p, "make_tables") == {"decimals": 2}
-    assert lookup(p, "detect_fingerprints") == {"batch_size": 256}
+    assert lookup(p, "detect_fingerprints") == {"batch_size": 256, "target_fpr": 0.01}
 
 
 def test_not_a_mapping_at_all():
@@ -585,7 +589,8 @@ def test_powers_of_two_are_accepted(res):
         pytest.param(
             lambda d: d["gans"]["seeds"].update(variant=["dirty"]),
             "gans.seeds.variant[0]: 'dirty' is not allowed; allowed values: clean, fingerprinted, or ft-<dataset> "
-            "(the clean GAN fine-tuned on that dataset)",
+            "(the clean GAN fine-tuned on that dataset), or fp-<name> (trained on data carrying fingerprint <name> "
+            "of 'fingerprints')",
             id="variant",
         ),
         pytest.param(
@@ -1021,6 +1026,8 @@ def test_every_model_is_frozen():
         "datasets.sklearn",
         "gans.seeds",
         "gans.fingerprinted",
+        "fingerprints.fingerprinted",
+        "fingerprints.fp-owner2",
         "protocols.closed_set",
         "protocols.cross_seed",
         "attribution",
@@ -1032,7 +1039,7 @@ def test_every_model_is_frozen():
         "methods.gandct",
         "methods.knn",
         "methods.prnu",
-        *TOP_KEYS.split(", ")[8:],
+        *TOP_KEYS.split(", ")[9:],
     ]
     with pytest.raises(ValidationError, match="Instance is frozen"):
         p.train_gan = p.train_gan
@@ -1081,7 +1088,7 @@ def test_lookup():
         "paper": "dnadet_cross_seed",
     }
     assert lookup(p, "datasets.skimage.crop_scale") == [0.08, 0.5]
-    assert lookup(p, "detect_fingerprints") == {"batch_size": 32}
+    assert lookup(p, "detect_fingerprints") == {"batch_size": 32, "target_fpr": 0.01}
     for bad in ("train_gan.stepz", "train_gan.steps.x", "archs.progan", "nope"):
         with pytest.raises(KeyError) as e:
             lookup(p, bad)
@@ -1385,7 +1392,8 @@ def test_finetuned_variant_is_a_gan_like_the_others():
         pytest.param(
             lambda d: _finetuned(d, "ft-"),
             "gans.finetuned.variant[0]: 'ft-' is not allowed; allowed values: clean, fingerprinted, or ft-<dataset> "
-            "(the clean GAN fine-tuned on that dataset)",
+            "(the clean GAN fine-tuned on that dataset), or fp-<name> (trained on data carrying fingerprint <name> "
+            "of 'fingerprints')",
             id="empty-ft",
         ),
         pytest.param(

@@ -45,13 +45,13 @@ GANS = [
 JOBS = {
     "prepare_dataset": 2,
     "train_fingerprint_autoencoder": 1,
-    "embed_fingerprints": 1,
+    "embed_fingerprints": 2,  # skimage × the fingerprints fingerprinted and fp-owner2
     "train_gan": 5,
     "finetune_gan": 0,  # no fine-tuned variant in the demo grid
     "generate_images": 5,
     "fid_stats": 2,
     "evaluate_gan": 5,
-    "detect_fingerprints": 5,
+    "detect_fingerprints": 1,  # once per autoencoders dataset, over its real images and all of its GANs
     "build_split": 2,
     "train_classifier": 2,
     "evaluate_attribution": 2,
@@ -61,13 +61,19 @@ JOBS = {
 PARAMS_KEYS = {
     "prepare_dataset": ["prepare_dataset", "datasets.{dataset}"],
     "train_fingerprint_autoencoder": ["train_fingerprint_autoencoder"],
-    "embed_fingerprints": ["embed_fingerprints"],
+    "embed_fingerprints": ["embed_fingerprints", "fingerprints.{variant}"],
     "train_gan": ["train_gan", "archs.{arch}", "losses.{loss}"],
     "finetune_gan": ["finetune_gan", "train_gan", "archs.{arch}", "losses.{loss}"],
     "generate_images": ["generate_images", "prepare_dataset.grid_images"],
     "fid_stats": ["fid.num_real", "fid.batch_size", "fid.kid_max_real", "fid.resize"],
     "evaluate_gan": ["fid"],
-    "detect_fingerprints": ["detect_fingerprints"],
+    "detect_fingerprints": [
+        "detect_fingerprints",
+        "fingerprints",
+        "gans",
+        "embed_fingerprints.identical",
+        "train_gan.grid_images",
+    ],
     "build_split": ["build_split", "protocols.{protocol}"],
     "train_classifier": [
         "train_classifier",
@@ -78,7 +84,7 @@ PARAMS_KEYS = {
     ],
     "evaluate_attribution": ["evaluate_attribution", "loader"],
     "interpret_attribution": ["interpret_attribution", "loader"],
-    "make_tables": ["make_tables", "datasets", "gans", "autoencoders", "protocols", "attribution"],
+    "make_tables": ["make_tables", "datasets", "gans", "autoencoders", "fingerprints", "protocols", "attribution"],
 }
 GAN_WILDCARDS = ["dataset", "arch", "loss", "variant", "seed"]
 
@@ -135,13 +141,13 @@ def test_wildcards_and_job_ids():
     assert {n: list(st.wildcards) for n, st in STAGES.items()} == {
         "prepare_dataset": ["dataset"],
         "train_fingerprint_autoencoder": ["dataset"],
-        "embed_fingerprints": ["dataset"],
+        "embed_fingerprints": ["dataset", "variant"],
         "train_gan": GAN_WILDCARDS,
         "finetune_gan": GAN_WILDCARDS,
         "generate_images": GAN_WILDCARDS,
         "fid_stats": ["dataset"],
         "evaluate_gan": GAN_WILDCARDS,
-        "detect_fingerprints": GAN_WILDCARDS,
+        "detect_fingerprints": ["dataset"],
         "build_split": ["protocol"],
         "train_classifier": ["protocol", "method"],
         "evaluate_attribution": ["protocol", "method"],
@@ -209,8 +215,12 @@ def test_jobs_exactly():
     sel = [p.gan_list[g].selectors() for g in GANS]
     assert jobs["prepare_dataset"] == [{"dataset": "skimage"}, {"dataset": "sklearn"}]
     assert jobs["train_fingerprint_autoencoder"] == [{"dataset": "skimage"}]
-    assert jobs["embed_fingerprints"] == [{"dataset": "skimage"}]
-    assert jobs["train_gan"] == jobs["generate_images"] == jobs["detect_fingerprints"] == sel
+    assert jobs["embed_fingerprints"] == [
+        {"dataset": "skimage", "variant": "fingerprinted"},
+        {"dataset": "skimage", "variant": "fp-owner2"},
+    ]
+    assert jobs["train_gan"] == jobs["generate_images"] == sel
+    assert jobs["detect_fingerprints"] == [{"dataset": "skimage"}]
     assert sel[4] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fingerprinted", "seed": 0}
     assert jobs["build_split"] == [{"protocol": "closed_set"}, {"protocol": "cross_seed"}]
     assert (
@@ -239,7 +249,10 @@ def test_all_targets_are_every_output_of_every_job():
         "results/models/fingerprint/skimage/decoder.pt",
         "results/models/gan/skimage/dcgan/nonsat/fingerprinted/seed0/G.pt",
         "results/samples/skimage/dcgan/nonsat/clean/seed3/images.lmdb",
-        "results/metrics/detect_fingerprints/skimage/dcgan/nonsat/clean/seed2.json",
+        "results/metrics/detect_fingerprints/skimage.json",
+        "results/fingerprints/skimage",
+        "results/fingerprint_attribution/skimage/registry.csv",
+        "data/fp-owner2/skimage/embedded_fingerprints.txt",
         "results/fid/skimage/real_stats.pt",
         "results/fid/sklearn/real_stats.pt",
         "results/metrics/gan/skimage-dcgan-nonsat-clean-seed0.json",
@@ -267,7 +280,8 @@ def test_every_input_is_an_earlier_stages_output():
             needed = [i.format(**w) for i in st.inputs.values()]
             if st.dynamic_inputs:
                 needed += st.dynamic_inputs(p, w)
-            missing = [i for i in needed if i not in made]
+            # the FID of evaluate_gan (the GAN zoo) when that stage is declared
+            missing = [i for i in needed if i not in made and not ("evaluate_gan" not in STAGES and "/gan/" in i)]
             assert not missing, (name, w, missing)
         made.update(out.format(**w) for w in expand(st, p) for out in st.outputs.values())
 
@@ -281,10 +295,25 @@ def test_dynamic_inputs():
     tables = STAGES["make_tables"].dynamic_inputs(p, {})
     assert tables == [
         "results/metrics/train_fingerprint_autoencoder/skimage.json",
-        "results/metrics/embed_fingerprints/skimage.json",
-        *[paths.METRICS_DETECT.format(**p.gan_list[g].selectors()) for g in GANS],
+        "results/metrics/embed_fingerprints/fingerprinted/skimage.json",
+        "results/metrics/embed_fingerprints/fp-owner2/skimage.json",
+        "results/metrics/detect_fingerprints/skimage.json",
+        "results/metrics/gan/skimage-dcgan-nonsat-fingerprinted-seed0.json",  # FID of the fingerprinted GAN …
+        "results/metrics/gan/skimage-dcgan-nonsat-clean-seed0.json",  # … and of its clean twin
         "results/metrics/evaluate_attribution/closed_set/postpool.json",
         "results/metrics/evaluate_attribution/cross_seed/postpool.json",
+    ]
+    assert STAGES["detect_fingerprints"].dynamic_inputs(p, {"dataset": "skimage"}) == [
+        "data/fingerprinted/skimage/embedded_fingerprints.txt",
+        "data/fp-owner2/skimage/embedded_fingerprints.txt",
+        *[
+            f
+            for g in GANS
+            for f in (
+                paths.SAMPLES_IMAGES.format(**p.gan_list[g].selectors()),
+                paths.GAN_MODEL.format(**p.gan_list[g].selectors()),
+            )
+        ],
     ]
 
 
@@ -385,21 +414,21 @@ def test_dvc_stage_definitions_and_matrices():
         "fid_stats",
         "evaluate_gan.seeds",
         "evaluate_gan.fingerprinted",
-        "detect_fingerprints.seeds",
-        "detect_fingerprints.fingerprinted",
+        "detect_fingerprints",
         "build_split",
         "train_classifier.postpool",
         "evaluate_attribution.postpool",
         "interpret_attribution.postpool",
         "make_tables",
     ]
-    for stage in ("train_gan", "generate_images", "evaluate_gan", "detect_fingerprints"):
+    for stage in ("train_gan", "generate_images", "evaluate_gan"):
         for group in ("seeds", "fingerprinted"):
             assert dvc[f"{stage}.{group}"]["matrix"] == {w: f"${{gans.{group}.{w}}}" for w in GAN_WILDCARDS}
             assert list(dvc[f"{stage}.{group}"]["matrix"]) == GAN_WILDCARDS
     assert dvc["prepare_dataset"]["matrix"] == dvc["fid_stats"]["matrix"] == {"dataset": "${datasets}"}
     assert dvc["train_fingerprint_autoencoder"]["matrix"] == {"dataset": "${autoencoders}"}
-    assert dvc["embed_fingerprints"]["matrix"] == {"dataset": "${autoencoders}"}
+    assert dvc["embed_fingerprints"]["matrix"] == {"dataset": "${autoencoders}", "variant": "${fingerprints}"}
+    assert dvc["detect_fingerprints"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["build_split"]["matrix"] == {"protocol": "${attribution.protocols}"}
     for stage in ATTRIBUTION_STAGES:  # one definition per method, a matrix over the protocols
         assert dvc[f"{stage}.postpool"]["matrix"] == {"protocol": "${attribution.protocols}"}
@@ -408,7 +437,12 @@ def test_dvc_stage_definitions_and_matrices():
         assert list(d) == [*(["matrix"] if "matrix" in d else []), "cmd", "deps", "params", "outs"] + (
             ["metrics"] if "metrics" in d else []
         ) + (["plots"] if "plots" in d else []), name
-    assert [n for n, d in dvc.items() if "plots" in d] == ["train_gan.seeds", "train_gan.fingerprinted"]
+    assert [n for n, d in dvc.items() if "plots" in d] == [
+        "train_fingerprint_autoencoder",
+        "train_gan.seeds",
+        "train_gan.fingerprinted",
+        "detect_fingerprints",
+    ]
 
 
 def _fixed(name: str) -> dict | None:
@@ -444,7 +478,7 @@ def test_dvc_outputs_persist_and_metrics_stay_in_git():
         for entry in d.get("plots", []):
             ((path, opts),) = entry.items()
             assert opts == {"persist": True, "x": "step"}, (name, path)  # cached by DVC: results/models is ignored
-            assert path.endswith("/loss_curves.csv")
+            assert path.endswith(("/loss_curves.csv", "/curves.csv", "/bit_accuracy_by_step.csv"))
         declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o.format_map(_Keep(_fixed(name)))) for o in st.outputs.values()]
         listed = d["outs"] + d.get("metrics", []) + d.get("plots", [])
         assert sorted(next(iter(e)) for e in listed) == sorted(declared), name
@@ -525,11 +559,14 @@ def test_only_build_split_and_make_tables_depend_on_folders():
     folders = {n: [x for x in d["deps"] if not re.search(r"\.\w+$", x)] for n, d in dvc.items()}
     assert {n: f for n, f in folders.items() if f} == {
         "build_split": ["data/clean", "results/samples"],
+        # a dataset's GANs and fingerprints: the embed metrics carry each fingerprint, so they change with it
+        "detect_fingerprints": ["results/metrics/embed_fingerprints", "results/samples", "results/models/gan"],
         "make_tables": [
             "results/metrics/train_fingerprint_autoencoder",
             "results/metrics/embed_fingerprints",
             "results/metrics/detect_fingerprints",
             "results/metrics/evaluate_attribution",
+            "results/metrics/gan",
         ],
     }
 
@@ -544,7 +581,6 @@ def test_adding_a_gans_group_adds_its_definitions_and_a_seed_does_not():
         "train_gan.extra",
         "generate_images.extra",
         "evaluate_gan.extra",
-        "detect_fingerprints.extra",
     ]
     assert dvc["train_gan.extra"]["matrix"]["seed"] == "${gans.extra.seed}"
 
@@ -582,19 +618,17 @@ def _added(before, after) -> dict[str, list[dict]]:
     return out
 
 
-def test_adding_a_seed_adds_four_jobs():
+def test_adding_a_seed_adds_three_jobs():
     data = _default_data()
     before = _jobs(parse_params(data))
     data["gans"]["seeds"]["seed"].append(4)
     after = _jobs(parse_params(data))
     gan = {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": 4}
-    assert _added(before, after) == {
-        "train_gan": [gan],
-        "generate_images": [gan],
-        "evaluate_gan": [gan],
-        "detect_fingerprints": [gan],
-    }
-    assert sum(map(len, after.values())) - sum(map(len, before.values())) == 4
+    # detect_fingerprints runs once per dataset: its skimage job reads the new GAN too (a dependency, not a job)
+    assert _added(before, after) == {"train_gan": [gan], "generate_images": [gan], "evaluate_gan": [gan]}
+    assert sum(map(len, after.values())) - sum(map(len, before.values())) == 3
+    samples = paths.SAMPLES_IMAGES.format(**gan)
+    assert samples in STAGES["detect_fingerprints"].dynamic_inputs(parse_params(data), {"dataset": "skimage"})
 
 
 def test_adding_a_protocol_adds_a_split_a_classifier_and_an_evaluation():
@@ -703,8 +737,8 @@ def test_finetuned_gans_are_made_by_finetune_gan_and_used_like_the_others():
     ft = [{"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "ft-sklearn", "seed": s} for s in (0, 1)]
     assert jobs["finetune_gan"] == ft
     assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 5
-    for stage in ("generate_images", "detect_fingerprints"):
-        assert jobs[stage][-2:] == ft and len(jobs[stage]) == 7
+    assert jobs["generate_images"][-2:] == ft and len(jobs["generate_images"]) == 7
+    assert jobs["detect_fingerprints"] == [{"dataset": "skimage"}]
     # the same output paths as a trained GAN's, so generate_images reads G.pt where it always does
     assert STAGES["finetune_gan"].outputs == STAGES["train_gan"].outputs
     targets = all_targets(p)
@@ -728,7 +762,7 @@ def test_dvc_has_finetune_gan_for_finetuned_groups_only():
     gan_stages = [n for n in dvc if "." in n]
     assert "finetune_gan.finetuned" in gan_stages and "train_gan.finetuned" not in gan_stages
     assert "finetune_gan.seeds" not in gan_stages and "train_gan.seeds" in gan_stages
-    assert {"generate_images.finetuned", "detect_fingerprints.finetuned"} <= set(gan_stages)
+    assert "generate_images.finetuned" in gan_stages
     d = dvc["finetune_gan.finetuned"]
     assert d["deps"][-3:] == [
         "results/models/gan/${item.dataset}/${item.arch}/${item.loss}/clean/seed${item.seed}/G.pt",

@@ -56,6 +56,14 @@ def dynamic_inputs(name):
     )
 
 
+def outputs(name):
+    """The stage's outputs, its folder outputs wrapped in directory()."""
+    st = STAGES[name]
+    return {
+        k: directory(v) if k in st.directories else v for k, v in st.outputs.items()
+    }
+
+
 def threads(name):
     return STAGES[name].threads or workflow.cores
 

@@ -1,5 +1,6 @@
-# Artificial fingerprints (Yu et al. 2021): the autoencoder per dataset, embedding into data/fingerprinted/<dataset>,
-# detection in every GAN's samples (fingerprinted GANs and clean controls).
+# Artificial fingerprints (Yu et al. 2021): the autoencoder per dataset, embedding of each fingerprint of params
+# `fingerprints` into data/<fingerprint>/<dataset>, and one detection job per dataset over its real images and every
+# GAN's samples (fingerprinted GANs and clean controls): registry, calibrated attribution, bit accuracy by step.
 
 
 rule train_fingerprint_autoencoder:
@@ -28,6 +29,8 @@ rule embed_fingerprints:
         **STAGES["embed_fingerprints"].inputs,
     output:
         **STAGES["embed_fingerprints"].outputs,
+    wildcard_constraints:
+        **STAGES["embed_fingerprints"].constraints,
     log:
         STAGES["embed_fingerprints"].log,
     benchmark:
@@ -46,8 +49,9 @@ rule detect_fingerprints:
     input:
         modules("detect_fingerprints"),
         **STAGES["detect_fingerprints"].inputs,
+        stores=dynamic_inputs("detect_fingerprints"),
     output:
-        **STAGES["detect_fingerprints"].outputs,
+        **outputs("detect_fingerprints"),
     log:
         STAGES["detect_fingerprints"].log,
     benchmark:

@@ -19,7 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     add_device(p)
     p.add_argument("--dataset", required=True, help="dataset name (listed in params.yaml autoencoders)")
     p.add_argument("--data", type=Path, required=True, help="training image store (images.lmdb)")
-    p.add_argument("--out", type=Path, required=True, help="output dir: encoder.pt, decoder.pt, stats.jsonl")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output dir: encoder.pt, decoder.pt, stats.jsonl, curves.csv (resume.pt while running)",
+    )
     p.add_argument("--metrics", type=Path, required=True, help="metrics JSON (bit accuracy, PSNR)")
 
     def body(args, params):
@@ -34,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out / "encoder.pt",
             args.out / "decoder.pt",
             args.out / "stats.jsonl",
+            out_curves=args.out / "curves.csv",
             device=pick_device(args),
         )
         write_json(args.metrics, metrics)

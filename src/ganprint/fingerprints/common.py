@@ -21,6 +21,15 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(1.0 / mse)
 
 
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM of images in [0, 1], (N, 3, H, W): torchmetrics' StructuralSimilarityIndexMeasure with its
+    defaults (Gaussian window 11, sigma 1.5, K = (0.01, 0.03)), data range 1."""
+    from torchmetrics.image import StructuralSimilarityIndexMeasure
+
+    metric = StructuralSimilarityIndexMeasure(data_range=1.0, reduction="none").to(a.device)
+    return metric(a.float(), b.float()).reshape(-1)
+
+
 def fingerprint_bits(bits: int, seed: int, count: int = 1) -> torch.Tensor:
     """``count`` fingerprints of ``bits`` uniform {0,1} bits from ``seed`` as float (count, bits)."""
     g = torch.Generator().manual_seed(seed)

@@ -31,3 +31,26 @@ FINGERPRINT_TRANSFER = {
     "clean": 0.5,  # chance: a clean GAN carries no fingerprint (expected value, not a reported number)
     "embedded_training_images": 1.0,  # "about 1.0" [MEMORY], unverified
 }
+
+# Yu et al. 2021 README, exact (PAPERS.md §2.5): generators trained on fingerprinted data → (data, FID, bit acc)
+FINGERPRINT_README = {
+    "ProGAN": [
+        ("CelebA 128 (150k)", 14.38, 0.98),
+        ("LSUN Bedroom 128 (50k)", 32.58, 0.93),
+        ("LSUN Cat 256", 48.97, 0.98),
+    ],
+    "StyleGAN": [
+        ("CelebA 128 (150k)", 9.72, 0.99),
+        ("LSUN Bedroom 128 (50k)", 25.71, 0.98),
+        ("LSUN Cat 256", 34.01, 0.99),
+    ],
+    "StyleGAN2": [
+        ("CelebA 128 (150k)", 6.23, 0.99),
+        ("LSUN Bedroom 128 (50k)", 14.71, 0.99),
+        ("LSUN Cat 256", 32.60, 0.99),
+    ],
+    "BigGAN": [("CIFAR-10 32", 6.80, 0.99)],
+    "CUT": [("horse2zebra 256", 23.43, 0.99), ("AFHQ cat2dog 256", 56.09, 0.99)],
+}
+# our arch → the README's generator of the same family (None: the README has no such generator)
+FINGERPRINT_README_ARCH = {"progan": "ProGAN", "stylegan2": "StyleGAN2"}

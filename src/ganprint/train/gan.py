@@ -366,15 +366,15 @@ def _save_resume(path, run_hash, step, G, D, G_ema, loss, opt_g, opt_d, sampler,
         torch.save(state, tmp)
 
 
-def _load_resume(path: Path, run_hash: str) -> dict:
+def _load_resume(path: Path, run_hash: str, kind: str = "gan_resume") -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a torn or foreign file: say so, never unpickle arbitrary objects
         raise StageError(
             f"{path}: not a resume checkpoint that loads safely ({type(e).__name__}: {e}); delete it"
         ) from None
-    if not isinstance(state, dict) or state.get("kind") != "gan_resume":
-        raise StageError(f"{path}: not a GAN resume checkpoint; delete it to start over")
+    if not isinstance(state, dict) or state.get("kind") != kind:
+        raise StageError(f"{path}: not a {kind} checkpoint; delete it to start over")
     if state.get("config_hash") != run_hash:
         raise StageError(
             f"{path}: written with different parameters (config hash {str(state.get('config_hash'))[:12]} here "

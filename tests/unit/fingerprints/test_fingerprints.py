@@ -198,7 +198,7 @@ def test_train_writes_both_checkpoints(tiny):
         assert ck["params"] == {"bits": BITS, "resolution": 32}
     rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
-    assert set(rows[0]) == {"step", "loss", "bce", "l2", "w_l2", "bit_acc", "psnr"}
+    assert set(rows[0]) == {"step", "loss", "bce", "l2", "w_l2", "bit_acc", "psnr", "ssim"}
 
 
 def test_train_metrics_recomputed_from_the_saved_nets(tiny):
@@ -209,8 +209,13 @@ def test_train_metrics_recomputed_from_the_saved_nets(tiny):
         "bit_accuracy",
         "bit_accuracy_clean_images",
         "psnr_db",
+        "ssim",
         "images",
         "l2_schedule_started",
+        "l2_schedule_started_step",
+        "l2_await_steps",
+        "l2_ramp_steps",
+        "checkpoint_every",
         "steps",
     }
     assert m["images"] == N_IMAGES and m["steps"] == 3
@@ -267,8 +272,20 @@ def test_embed_writes_the_promised_files(tiny):
 
 def test_embed_metrics_recomputed_from_the_written_images(tiny):
     m = tiny["embed"]
-    assert set(m) == {"images", "bits", "identical", "psnr_db", "bit_accuracy", "bit_accuracy_min"}
-    assert (m["images"], m["bits"], m["identical"]) == (N_IMAGES, BITS, True)
+    assert set(m) == {
+        "images",
+        "bits",
+        "identical",
+        "seed",
+        "fingerprint",
+        "psnr_db",
+        "ssim",
+        "bit_accuracy",
+        "bit_accuracy_min",
+    }
+    assert (m["images"], m["bits"], m["identical"], m["seed"]) == (N_IMAGES, BITS, True, 42)
+    assert m["fingerprint"] == bits_to_str(fingerprint_bits(BITS, 42))
+    assert 0.0 < m["ssim"] <= 1.0
     stored, clean = _read(tiny["fp_dir"] / "images.lmdb"), _read(tiny["data"])
     assert m["psnr_db"] == pytest.approx(_psnr_db(stored / 255, clean / 255).mean(), rel=1e-5)
     _, dec = _nets(tiny["model"])
@@ -302,30 +319,31 @@ def test_detect_on_the_fingerprinted_images_matches_embed(tiny, tmp_path):
     assert m["share_images_bit_accuracy_ge_0.9"] == np.count_nonzero(acc >= 0.9) / N_IMAGES
 
 
-def test_detect_refuses_per_image_fingerprints(tiny, tmp_path):
+def test_detect_per_image_fingerprints(tiny, tmp_path):
     fp_dir = tmp_path / "per_image"
     m = embed_fingerprints(
         tiny["data"],
         tiny["model"] / "encoder.pt",
         tiny["model"] / "decoder.pt",
-        EmbedFingerprintsCfg(identical=False, seed=3, batch_size=32),
+        EmbedFingerprintsCfg(identical=False, batch_size=32),
         fp_dir,
+        seed=3,
     )
-    assert m["identical"] is False
+    assert m["identical"] is False and m["fingerprint"] is None
     embedded = fp_dir / "embedded_fingerprints.txt"
     per_image = fingerprint_bits(BITS, 3, N_IMAGES)
     assert embedded.read_text().splitlines() == [f"{key_of(i)}.png {bits_to_str(b)}" for i, b in enumerate(per_image)]
-    distinct = len({tuple(b.tolist()) for b in per_image})
     out = tmp_path / "det" / "detected_fingerprints.txt"
-    with pytest.raises(StageError) as e:
-        detect_fingerprints(
-            fp_dir / "images.lmdb", tiny["model"] / "decoder.pt", embedded, DetectFingerprintsCfg(), out
-        )
-    assert str(e.value) == (
-        f"{embedded}: holds {distinct} different fingerprints; detection against a "
-        "model's fingerprint needs embed_fingerprints.identical: true"
+    # on the per-image fingerprinted set itself, image by image: the embed's bit accuracy
+    d = detect_fingerprints(
+        fp_dir / "images.lmdb", tiny["model"] / "decoder.pt", embedded, DetectFingerprintsCfg(), out
     )
-    assert not out.parent.exists()
+    assert d["bit_accuracy"] == pytest.approx(m["bit_accuracy"], abs=1e-6)
+    # on other images (other keys) there is no model fingerprint to score against
+    other = _store(tmp_path / "other" / "images.lmdb", _smooth(N_IMAGES + 3, 32, seed=5))  # 3 unknown keys
+    d2 = detect_fingerprints(other, tiny["model"] / "decoder.pt", embedded, DetectFingerprintsCfg(), out)
+    assert d2["bit_accuracy"] is None and "one fingerprint per image" in d2["note"]
+    assert len(read_fingerprint_file(out)) == N_IMAGES + 3
 
 
 def test_embed_refuses_another_resolution(tiny, tmp_path):

@@ -13,7 +13,15 @@ from PIL import Image
 from ganprint.config import PAPER_REFERENCES, parse_params
 from ganprint.errors import StageError
 from ganprint.io import write_json
-from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE, TABLE_FILES
+from ganprint.paths import (
+    GAN_NAME,
+    METRICS_ATTRIBUTION,
+    METRICS_DETECT,
+    METRICS_EMBED,
+    METRICS_FP_AE,
+    METRICS_GAN,
+    TABLE_FILES,
+)
 from ganprint.report.figures import grid_image, save_grid
 from ganprint.report.paper_numbers import ATTRIBUTION, FINGERPRINT_TRANSFER
 from ganprint.report.tables import attribution_table, fingerprint_table, make_tables
@@ -94,15 +102,39 @@ def metrics_root(tmp_path):
             m | {"test_images": 8 * len(m["classes"])},
         )
     write_json(tmp_path / METRICS_FP_AE.format(dataset="skimage"), {"bit_accuracy": 0.953125, "psnr_db": 30.0})
-    write_json(
-        tmp_path / METRICS_EMBED.format(dataset="skimage"),
-        {"bits": 8, "bit_accuracy": 0.99609375, "psnr_db": 31.23456, "images": 96, "identical": True},
-    )
-    for name, acc in DETECT.items():
+    for fp, acc in zip(params.fingerprints, (0.99609375, 0.875), strict=False):
         write_json(
-            tmp_path / METRICS_DETECT.format(**params.gan_list[name].selectors()),
-            {"bits": 8, "bit_accuracy": acc, "images": 24},
+            tmp_path / METRICS_EMBED.format(variant=fp, dataset="skimage"),
+            {"bits": 8, "bit_accuracy": acc, "psnr_db": 31.23456, "ssim": 0.912345, "images": 96, "identical": True},
         )
+    sets = {
+        name: {
+            "variant": params.gan_list[name].variant,
+            "bit_accuracy": acc,
+            "images": 24,
+            "scored_against": "fingerprinted",
+            **({"attribution_accuracy": 0.75} if "fingerprinted" in name else {}),
+        }
+        for name, acc in DETECT.items()
+    }
+    write_json(
+        tmp_path / METRICS_DETECT.format(dataset="skimage"),
+        {
+            "bits": 8,
+            "registered": list(params.fingerprints),
+            "threshold_hamming": 1,
+            "target_fpr": 0.01,
+            "measured_fpr": 0.0123,
+            "fpr_images": 81,
+            "attribution_accuracy": 0.75,
+            "sets": sets,
+        },
+    )
+    for name, fid in (
+        ("skimage-dcgan-nonsat-fingerprinted-seed0", 123.456),
+        ("skimage-dcgan-nonsat-clean-seed0", 120.0),
+    ):
+        write_json(tmp_path / METRICS_GAN.replace(GAN_NAME, name), {"fid": fid})
     return tmp_path
 
 
@@ -202,7 +234,8 @@ def test_decimals(metrics_root):
 
 
 def test_fingerprint_table_numbers(metrics_root, tmp_path):
-    make_tables(parse_params(tiny_params()), tmp_path / "t", metrics_root)
+    params = parse_params(tiny_params())
+    make_tables(params, tmp_path / "t", metrics_root)
     rows = _csv(tmp_path / "t" / "fingerprints.csv")
     assert list(rows[0]) == [
         "images",
@@ -211,50 +244,80 @@ def test_fingerprint_table_numbers(metrics_root, tmp_path):
         "bits",
         "bit_accuracy",
         "psnr_db",
+        "ssim",
+        "fid",
+        "fid_clean_twin",
+        "attributed_to_own_%",
         "paper_bit_accuracy",
+        "paper_readme",
         "note",
     ]
+    fps = list(params.fingerprints)
     assert [r["images"] for r in rows] == [
-        "skimage: fingerprinted training images",
+        *(f"skimage: training images with fingerprint {fp}" for fp in fps),
         "samples of skimage-dcgan-nonsat-clean-seed0",
         "samples of skimage-dcgan-nonsat-clean-seed1",
         "samples of skimage-dcgan-nonsat-fingerprinted-seed0",
+        f"skimage: proactive attribution (registry of {len(fps)} fingerprints)",
     ]
-    emb, s0, s1, fp0 = rows
-    assert (emb["variant"], emb["resolution_px"], emb["bits"], emb["bit_accuracy"], emb["psnr_db"]) == (
+    emb, s0, s1, fp0, attr = rows[0], *rows[len(fps) :]
+    assert (emb["variant"], emb["resolution_px"], emb["bits"], emb["bit_accuracy"], emb["psnr_db"], emb["ssim"]) == (
         "fingerprinted",
         "32",
         "8",
         "0.9961",
         "31.23",
+        "0.9123",
     )
     assert emb["paper_bit_accuracy"] == "1.0 (unverified)"
     assert emb["note"] == "autoencoder on fresh random bits: 0.9531"  # the autoencoder's own, 4 decimals
-    assert (s0["variant"], s0["bit_accuracy"], s0["psnr_db"], s0["paper_bit_accuracy"]) == (
+    assert (s0["variant"], s0["bit_accuracy"], s0["fid"], s0["paper_bit_accuracy"]) == (
         "clean",
         "0.5123",
         "",
         "0.5 (chance)",
     )
-    assert s0["note"] == s1["note"] == "control: GAN trained on clean data"
+    assert s0["note"] == s1["note"] == "control: clean data, scored against fingerprinted"
     assert s1["bit_accuracy"] == "0.4988"  # 0.4987654 to 4 decimals
     assert (fp0["variant"], fp0["bit_accuracy"], fp0["paper_bit_accuracy"]) == ("fingerprinted", "0.9765", "0.98")
+    assert (fp0["fid"], fp0["fid_clean_twin"], fp0["attributed_to_own_%"]) == ("123.46", "120.0", "75.0")
+    assert fp0["paper_readme"].startswith("n/a (README: 0.93-0.99")  # dcgan: no such generator in the README
     assert fp0["note"] == "GAN trained on fingerprinted data"
+    assert attr["attributed_to_own_%"] == "75.0"
+    assert attr["note"] == (
+        "Hamming threshold 1 for target FPR 0.01: measured FPR 0.0123 on 81 held-out real/clean-GAN images"
+    )
     md = (tmp_path / "t" / "fingerprints.md").read_text()
     assert md.startswith("# Artificial fingerprints: bit accuracy (Yu et al. 2021)\n\n|")
     assert_md_table_is_the_csv(md, rows)
     notes = [line for line in md.splitlines() if line.startswith("- ")]
-    assert notes == [
+    assert notes[:2] == [
         "- Scale: 32 px images (the embedded CPU demo; the papers use 128 px).",
         f"- Paper: {FINGERPRINT_TRANSFER['reference']}.",
-        "- bit_accuracy: share of the fingerprint's bits the decoder reads back; 0.5 = chance.",
     ]
+
+
+def test_fingerprint_table_paper_readme_for_stylegan2():
+    from ganprint.report.tables import _paper_readme
+
+    assert _paper_readme("stylegan2") == (
+        "CelebA 128 (150k): FID 6.23, bit acc 0.99; LSUN Bedroom 128 (50k): FID 14.71, bit acc 0.99; "
+        "LSUN Cat 256: FID 32.6, bit acc 0.99"
+    )
+
+
+def test_fingerprint_table_needs_the_fid(metrics_root):
+    (metrics_root / METRICS_GAN.replace(GAN_NAME, "skimage-dcgan-nonsat-clean-seed0")).unlink()
+    with pytest.raises(StageError, match="gan/skimage-dcgan-nonsat-clean-seed0.json: metrics not found"):
+        fingerprint_table(parse_params(tiny_params()), metrics_root)
 
 
 def test_fingerprint_table_frame(metrics_root):
     df = fingerprint_table(parse_params(tiny_params()), metrics_root)
-    assert len(df) == 4
-    assert df["bit_accuracy"].tolist() == [0.9961, 0.5123, 0.4988, 0.9765]
+    n = len(parse_params(tiny_params()).fingerprints)
+    assert len(df) == n + 4
+    assert df["bit_accuracy"].tolist()[0] == 0.9961  # the training images carrying fingerprint 'fingerprinted'
+    assert df["bit_accuracy"].tolist()[n : n + 3] == [0.5123, 0.4988, 0.9765]
 
 
 def test_missing_metrics_file(tmp_path):
