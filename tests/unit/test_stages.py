@@ -49,6 +49,7 @@ JOBS = {
     "finetune_gan": 0,  # no fine-tuned variant in the demo grid
     "generate_images": 5,
     "detect_fingerprints": 5,
+    "fingerprint_robustness": 1,  # the GANs trained on fingerprinted data
     "build_split": 2,
     "train_classifier": 2,
     "evaluate_attribution": 2,
@@ -62,6 +63,13 @@ PARAMS_KEYS = {
     "finetune_gan": ["finetune_gan", "train_gan", "archs.{arch}", "losses.{loss}"],
     "generate_images": ["generate_images", "prepare_dataset.grid_images"],
     "detect_fingerprints": ["detect_fingerprints"],
+    "fingerprint_robustness": [
+        "fingerprint_robustness",
+        "generate_images.seed",
+        "train_gan",
+        "archs.{arch}",
+        "losses.{loss}",
+    ],
     "build_split": ["build_split", "protocols.{protocol}"],
     "train_classifier": ["train_classifier", "methods.{method}", "loader", "evaluate_attribution.open_set_tpr"],
     "evaluate_attribution": ["evaluate_attribution", "loader"],
@@ -107,6 +115,7 @@ def test_stage_order_and_cli_names():
         "train_fingerprint_autoencoder",
         "embed_fingerprints",
         "detect_fingerprints",
+        "fingerprint_robustness",
         "build_split",
         "train_classifier",
         "evaluate_attribution",
@@ -124,6 +133,7 @@ def test_wildcards_and_job_ids():
         "finetune_gan": GAN_WILDCARDS,
         "generate_images": GAN_WILDCARDS,
         "detect_fingerprints": GAN_WILDCARDS,
+        "fingerprint_robustness": GAN_WILDCARDS,
         "build_split": ["protocol"],
         "train_classifier": ["protocol", "method"],
         "evaluate_attribution": ["protocol", "method"],
@@ -344,11 +354,15 @@ def test_dvc_stage_definitions_and_matrices():
         "generate_images.fingerprinted",
         "detect_fingerprints.seeds",
         "detect_fingerprints.fingerprinted",
+        "fingerprint_robustness.fingerprinted",  # only the GANs trained on fingerprinted data
         "build_split",
         "train_classifier",
         "evaluate_attribution",
         "make_tables",
     ]
+    assert dvc["fingerprint_robustness.fingerprinted"]["matrix"] == {
+        w: f"${{gans.fingerprinted.{w}}}" for w in GAN_WILDCARDS
+    }
     for stage in ("train_gan", "generate_images", "detect_fingerprints"):
         for group in ("seeds", "fingerprinted"):
             assert dvc[f"{stage}.{group}"]["matrix"] == {w: f"${{gans.{group}.{w}}}" for w in GAN_WILDCARDS}
@@ -364,7 +378,11 @@ def test_dvc_stage_definitions_and_matrices():
         assert list(d) == [*(["matrix"] if "matrix" in d else []), "cmd", "deps", "params", "outs"] + (
             ["metrics"] if "metrics" in d else []
         ) + (["plots"] if "plots" in d else []), name
-    assert [n for n, d in dvc.items() if "plots" in d] == ["train_gan.seeds", "train_gan.fingerprinted"]
+    assert [n for n, d in dvc.items() if "plots" in d] == [
+        "train_gan.seeds",
+        "train_gan.fingerprinted",
+        "fingerprint_robustness.fingerprinted",
+    ]
 
 
 def test_dvc_commands_are_the_declared_ones():
@@ -387,8 +405,10 @@ def test_dvc_outputs_persist_and_metrics_stay_in_git():
             assert path.startswith("results/metrics/")
         for entry in d.get("plots", []):
             ((path, opts),) = entry.items()
-            assert opts == {"persist": True, "x": "step"}, (name, path)  # cached by DVC: results/models is ignored
-            assert path.endswith("/loss_curves.csv")
+            # x: training step, or the strength of a robustness curve; cached by DVC: results/* is ignored
+            x = "strength" if st.name == "fingerprint_robustness" else "step"
+            assert opts == {"persist": True, "x": x}, (name, path)
+            assert path.endswith("/bit_accuracy.csv" if x == "strength" else "/loss_curves.csv")
         declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o) for o in st.outputs.values()]
         listed = d["outs"] + d.get("metrics", []) + d.get("plots", [])
         assert sorted(next(iter(e)) for e in listed) == sorted(declared), name
