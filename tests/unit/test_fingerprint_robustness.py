@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import tiny_params, write_params
 from PIL import Image
 from torch import nn
@@ -308,3 +309,28 @@ def test_params_reject_unknown_kinds_and_bad_fractions(tmp_path):
         data["fingerprint_robustness"] = {**data["fingerprint_robustness"], **bad}
         with pytest.raises(ConfigError, match="fingerprint_robustness"):
             load_params(write_params(tmp_path / "p.yaml", data))
+
+
+def test_stage_runs_for_fingerprinted_gans_only_also_in_a_mixed_group():
+    """A gans group of clean and fingerprinted GANs: one job per fingerprinted GAN in both front-ends."""
+    from ganprint.config import is_fingerprinted_variant, parse_params
+    from ganprint.stages import STAGES, expand, render_dvc
+
+    assert [is_fingerprinted_variant(v) for v in ("fingerprinted", "fp-alice", "clean", "ft-sklearn")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    data = tiny_params()
+    data["gans"]["fingerprinted"].update(variant=["clean", "fingerprinted"], seed=[7, 8])
+    params = parse_params(data)
+    st = STAGES["fingerprint_robustness"]
+    jobs = expand(st, params)
+    assert [(j["variant"], j["seed"]) for j in jobs] == [("fingerprinted", 7), ("fingerprinted", 8)]
+    dvc = yaml.safe_load(render_dvc(params))["stages"]
+    assert [n for n in dvc if n.startswith("fingerprint_robustness")] == ["fingerprint_robustness.fingerprinted"]
+    matrix = dvc["fingerprint_robustness.fingerprinted"]["matrix"]
+    assert matrix["variant"] == ["fingerprinted"] and matrix["seed"] == "${gans.fingerprinted.seed}"
+    # the other per-GAN stages keep the whole group
+    assert dvc["detect_fingerprints.fingerprinted"]["matrix"]["variant"] == "${gans.fingerprinted.variant}"
