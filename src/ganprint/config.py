@@ -347,6 +347,43 @@ class DetectFingerprintsCfg(Section):
     )
 
 
+# perturbation kinds a robustness curve may use (ganprint.perturb.STRENGTHS; not imported: it pulls in scipy)
+ROBUSTNESS_KINDS = ("noise", "blur", "jpeg", "double_jpeg", "median", "crop", "resize", "relight")
+
+
+def _kinds(v: list) -> list:
+    for k in v:
+        if k not in ROBUSTNESS_KINDS:
+            raise ValueError(f"{k!r} is not allowed; allowed values: {', '.join(ROBUSTNESS_KINDS)}")
+    return v
+
+
+def _fractions(v: list) -> list:
+    if any(not 0.0 < f <= 1.0 for f in v) or sorted(v) != v:
+        raise ValueError(f"{v}: fractions must increase and lie in (0, 1] (0 = the GAN before fine-tuning)")
+    return v
+
+
+class FingerprintRobustnessCfg(Section):
+    """Bit accuracy of a fingerprinted GAN's samples under image and model changes (Yu et al. 2021, PAPERS §2)."""
+
+    kinds: Annotated[GridList(str), AfterValidator(_kinds)] = Field(
+        ["noise", "blur", "jpeg", "crop"],
+        description="image perturbations, each at the fixed strengths of ganprint.perturb.STRENGTHS "
+        "(paper: noise, blur, JPEG, crop, relighting, combined)",
+    )
+    max_images: int = Field(200, ge=1, description="GAN samples scored per point (latents of generate_images.seed)")
+    batch_size: int = Field(100, ge=1)
+    seed: int = Field(0, ge=0, description="seed of the random perturbations (image i gets perturb.image_rng(seed, i))")
+    quantize_bits: GridList(int) = Field(
+        [8, 6, 4], description="weight bits of G's fake quantisation (per-tensor symmetric, dequantised)"
+    )
+    finetune_steps: int = Field(100, ge=0, description="G steps of fine-tuning on clean data, 0 = skip")
+    finetune_fractions: Annotated[list[float], AfterValidator(_fractions)] = Field(
+        [0.25, 0.5, 1.0], description="fine-tuning checkpoints scored, as fractions of finetune_steps"
+    )
+
+
 class BuildSplitCfg(Section):
     train_per_class: int = Field(1000, ge=1)
     val_per_class: int = Field(0, ge=0)
@@ -417,6 +454,7 @@ class Params(Section):
     train_fingerprint_autoencoder: TrainFingerprintAutoencoderCfg
     embed_fingerprints: EmbedFingerprintsCfg
     detect_fingerprints: DetectFingerprintsCfg
+    fingerprint_robustness: FingerprintRobustnessCfg
     build_split: BuildSplitCfg
     train_classifier: TrainClassifierCfg
     evaluate_attribution: EvaluateAttributionCfg

@@ -16,6 +16,8 @@ SAMPLES = "/samples.png"
 RESOLVED = "/resolved_config.json"  # the params a stage used, beside its outputs (a DVC output too)
 DATA_IMAGES = DATA + IMAGES
 EMBEDDED_FINGERPRINTS = FINGERPRINTED + "/embedded_fingerprints.txt"
+# the fingerprint in a GAN's training data (variant fingerprinted: EMBEDDED_FINGERPRINTS)
+GAN_EMBEDDED_FINGERPRINTS = DATA + "/embedded_fingerprints.txt"
 
 # results/: models, samples, splits, metrics, tables ------------------------------------------------------
 GAN = "{dataset}/{arch}/{loss}/{variant}/seed{seed}"
@@ -45,6 +47,9 @@ DETECTED_REAL = DETECTED_ROOT + "/real/detected_fingerprints.txt"
 FP_ATTRIBUTION_DIR = "results/fingerprint_attribution/{dataset}"
 FP_REGISTRY = FP_ATTRIBUTION_DIR + "/registry.csv"  # fingerprint → bits → the GANs trained on it
 FP_BY_STEP = FP_ATTRIBUTION_DIR + "/bit_accuracy_by_step.csv"  # the DVC plot: step × fingerprinted GAN
+ROBUSTNESS_DIR = "results/fingerprint_robustness/" + GAN  # bit accuracy under image and model changes
+ROBUSTNESS_CURVES = ROBUSTNESS_DIR + "/bit_accuracy.csv"  # DVC plot: kind, strength, bit_accuracy
+ROBUSTNESS_FIGURE = ROBUSTNESS_DIR + "/curves.png"
 SPLIT = "results/splits/{protocol}.csv"
 CLASSIFIER_DIR = "results/models/classifier/{protocol}/{method}"
 CLASSIFIER_MODEL = CLASSIFIER_DIR + "/model.pt"
@@ -59,6 +64,7 @@ METRICS = "results/metrics"
 METRICS_FP_AE = METRICS + "/train_fingerprint_autoencoder/{dataset}.json"
 METRICS_EMBED = METRICS + "/embed_fingerprints/{variant}/{dataset}.json"
 METRICS_DETECT = METRICS + "/detect_fingerprints/{dataset}.json"  # per image set, threshold, FPR, attribution
+METRICS_ROBUSTNESS = METRICS + "/fingerprint_robustness/" + GAN + ".json"
 METRICS_SPLIT = METRICS + "/build_split/{protocol}.json"
 METRICS_CLASSIFIER = METRICS + "/train_classifier/{protocol}/{method}.json"
 METRICS_ATTRIBUTION = METRICS + "/evaluate_attribution/{protocol}/{method}.json"

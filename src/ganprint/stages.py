@@ -58,14 +58,16 @@ class Stage:
     modules: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()  # outputs that are DVC metrics (small JSON, git-tracked, cache: false)
     plots: tuple[str, ...] = ()  # outputs that are DVC plots (CSV with a 'step' column)
+    plot_x: dict[str, str] = field(default_factory=dict)  # a plot's x column when it is not 'step'
     uncached: tuple[str, ...] = ()  # other outputs kept in git rather than the DVC cache
     # inputs only Snakemake can list (they depend on params values); DVC depends on these folders instead
     dynamic_inputs: Callable | None = None
     dvc_deps: tuple[str, ...] = ()
     gpu: int = 0
     threads: int = 1  # 0 = all cores
-    # grid "gans" only: which GANs it runs for: "all", "trained" (variants clean/fingerprinted) or "finetuned"
-    # (variants ft-<dataset>); Snakemake tells the two GAN-producing rules apart by ``constraints``
+    # grid "gans" only: which GANs it runs for: "all", "trained" (variants clean/fingerprinted), "finetuned"
+    # (variants ft-<dataset>) or "fingerprinted" (config.is_fingerprint_variant); Snakemake tells the two
+    # GAN-producing rules apart by ``constraints``
     gans: str = "all"
     constraints: dict[str, str] = field(default_factory=dict)  # per-rule Snakemake wildcard constraints
     directories: tuple[str, ...] = ()  # outputs that are folders (Snakemake: directory(); DVC: a folder out)
@@ -391,6 +393,39 @@ STAGES: dict[str, Stage] = {
             threads=4,
         ),
         Stage(
+            "fingerprint_robustness",
+            GAN_WILDCARDS,
+            "gans",
+            _gan_args(
+                "--model {input.model} --decoder {input.decoder} --embedded {input.embedded} --data {input.data}"
+                " --out " + P.ROBUSTNESS_DIR + " --metrics {output.metrics}"
+            ),
+            inputs={
+                "model": P.GAN_MODEL,
+                "discriminator": P.GAN_DISCRIMINATOR,  # fine-tuning continues G and D
+                "decoder": P.FP_DECODER,
+                "embedded": P.GAN_EMBEDDED_FINGERPRINTS,
+                "data": P.CLEAN + P.IMAGES,  # the clean data it is fine-tuned on
+            },
+            outputs={"curves": P.ROBUSTNESS_CURVES, "figure": P.ROBUSTNESS_FIGURE, "metrics": P.METRICS_ROBUSTNESS},
+            metrics=("metrics",),
+            plots=("curves",),
+            plot_x={"curves": "strength"},
+            params=("fingerprint_robustness", "generate_images.seed", "train_gan", "archs.{arch}", "losses.{loss}"),
+            modules=(
+                "src/ganprint/fingerprints/robustness.py",
+                "src/ganprint/fingerprints/common.py",
+                "src/ganprint/nets/stegastamp.py",
+                "src/ganprint/perturb.py",
+                "src/ganprint/generate.py",
+                *_GAN_MODULES,
+            ),
+            gpu=1,
+            threads=4,
+            gans="fingerprinted",
+            constraints={"variant": FINGERPRINT_PATTERN},
+        ),
+        Stage(
             "build_split",
             ("protocol",),
             "protocols",
@@ -524,6 +559,8 @@ def expand(stage: Stage, params) -> list[dict]:
 
 
 def _runs_for(stage: Stage, variant: str) -> bool:
+    if stage.gans == "fingerprinted":
+        return is_fingerprint_variant(variant)
     finetuned = variant.startswith(FINETUNE_PREFIX)
     return stage.gans == "all" or (stage.gans == "finetuned") == finetuned
 
@@ -531,6 +568,16 @@ def _runs_for(stage: Stage, variant: str) -> bool:
 def gan_groups(stage: Stage, params) -> list[str]:
     """The ``gans`` groups a per-GAN stage has a DVC definition for (a group is all trained or all fine-tuned)."""
     return [name for name, grp in params.gans.items() if all(_runs_for(stage, v) for v in grp.variant)]
+
+
+def _partial_groups(stage: Stage, params) -> dict[str, list[str]]:
+    """The ``gans`` groups where ``stage`` runs for some variants but not all: group → those variants."""
+    out = {}
+    for name, grp in params.gans.items():
+        runs = [v for v in grp.variant if _runs_for(stage, v)]
+        if runs and len(runs) < len(grp.variant):
+            out[name] = runs
+    return out
 
 
 def all_targets(params) -> list[str]:
@@ -608,7 +655,7 @@ def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None,
         if name in stage.metrics or name in stage.uncached:
             opts["cache"] = False
         if name in stage.plots:
-            opts["x"] = "step"
+            opts["x"] = stage.plot_x.get(name, "step")
         (metrics if name in stage.metrics else plots if name in stage.plots else outs).append(
             {_dvc_path(pattern, fixed): opts}
         )
@@ -630,8 +677,15 @@ def render_dvc(params) -> str:
         if st.grid is None:
             stages[st.name] = dvc_stage(st, None)
         elif st.grid == "gans":
-            for group in gan_groups(st, params):
+            partial = _partial_groups(st, params)
+            for group in params.gans:
+                if group not in partial and group not in gan_groups(st, params):
+                    continue
                 matrix = {w: f"${{gans.{group}.{w}}}" for w in st.wildcards}
+                if group in partial:
+                    # the stage runs for some of the group's variants only (fingerprint_robustness in a group of
+                    # clean and fingerprinted GANs): the matrix lists those
+                    matrix["variant"] = partial[group]
                 stages[f"{st.name}.{group}"] = dvc_stage(st, matrix, list(params.gans[group].arch))
         elif "method" in st.wildcards:
             grid = {w: k for w, k in GRIDS[st.grid].items() if w != "method"}

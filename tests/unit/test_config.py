@@ -34,8 +34,8 @@ from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
 TOP_KEYS = (
     "datasets, gans, autoencoders, fingerprints, protocols, attribution, archs, losses, methods, loader, "
     "prepare_dataset, train_gan, finetune_gan, generate_images, fid, train_fingerprint_autoencoder, "
-    "embed_fingerprints, detect_fingerprints, build_split, train_classifier, evaluate_attribution, "
-    "interpret_attribution, make_tables"
+    "embed_fingerprints, detect_fingerprints, fingerprint_robustness, build_split, train_classifier, "
+    "evaluate_attribution, interpret_attribution, make_tables"
 )
 NAME_RULE = "use letters, digits, '_', '-', '.' (it becomes part of file paths and stage names)"
 TRAIN_GAN_KEYS = (

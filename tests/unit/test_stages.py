@@ -52,6 +52,7 @@ JOBS = {
     "fid_stats": 2,
     "evaluate_gan": 5,
     "detect_fingerprints": 1,  # once per autoencoders dataset, over its real images and all of its GANs
+    "fingerprint_robustness": 1,  # the GANs trained on fingerprinted data
     "build_split": 2,
     "train_classifier": 2,
     "evaluate_attribution": 2,
@@ -73,6 +74,13 @@ PARAMS_KEYS = {
         "gans",
         "embed_fingerprints.identical",
         "train_gan.grid_images",
+    ],
+    "fingerprint_robustness": [
+        "fingerprint_robustness",
+        "generate_images.seed",
+        "train_gan",
+        "archs.{arch}",
+        "losses.{loss}",
     ],
     "build_split": ["build_split", "protocols.{protocol}"],
     "train_classifier": [
@@ -128,6 +136,7 @@ def test_stage_order_and_cli_names():
         "train_fingerprint_autoencoder",
         "embed_fingerprints",
         "detect_fingerprints",
+        "fingerprint_robustness",
         "build_split",
         "train_classifier",
         "evaluate_attribution",
@@ -148,6 +157,7 @@ def test_wildcards_and_job_ids():
         "fid_stats": ["dataset"],
         "evaluate_gan": GAN_WILDCARDS,
         "detect_fingerprints": ["dataset"],
+        "fingerprint_robustness": GAN_WILDCARDS,
         "build_split": ["protocol"],
         "train_classifier": ["protocol", "method"],
         "evaluate_attribution": ["protocol", "method"],
@@ -415,12 +425,16 @@ def test_dvc_stage_definitions_and_matrices():
         "evaluate_gan.seeds",
         "evaluate_gan.fingerprinted",
         "detect_fingerprints",
+        "fingerprint_robustness.fingerprinted",  # only the GANs trained on fingerprinted data
         "build_split",
         "train_classifier.postpool",
         "evaluate_attribution.postpool",
         "interpret_attribution.postpool",
         "make_tables",
     ]
+    assert dvc["fingerprint_robustness.fingerprinted"]["matrix"] == {
+        w: f"${{gans.fingerprinted.{w}}}" for w in GAN_WILDCARDS
+    }
     for stage in ("train_gan", "generate_images", "evaluate_gan"):
         for group in ("seeds", "fingerprinted"):
             assert dvc[f"{stage}.{group}"]["matrix"] == {w: f"${{gans.{group}.{w}}}" for w in GAN_WILDCARDS}
@@ -442,6 +456,7 @@ def test_dvc_stage_definitions_and_matrices():
         "train_gan.seeds",
         "train_gan.fingerprinted",
         "detect_fingerprints",
+        "fingerprint_robustness.fingerprinted",
     ]
 
 
@@ -477,8 +492,11 @@ def test_dvc_outputs_persist_and_metrics_stay_in_git():
             assert path.startswith("results/metrics/")
         for entry in d.get("plots", []):
             ((path, opts),) = entry.items()
-            assert opts == {"persist": True, "x": "step"}, (name, path)  # cached by DVC: results/models is ignored
-            assert path.endswith(("/loss_curves.csv", "/curves.csv", "/bit_accuracy_by_step.csv"))
+            # x: training step, or the strength of a robustness curve; cached by DVC: results/* is ignored
+            x = "strength" if st.name == "fingerprint_robustness" else "step"
+            assert opts == {"persist": True, "x": x}, (name, path)
+            ends = ("/loss_curves.csv", "/curves.csv", "/bit_accuracy_by_step.csv")
+            assert path.endswith("/bit_accuracy.csv" if x == "strength" else ends)
         declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o.format_map(_Keep(_fixed(name)))) for o in st.outputs.values()]
         listed = d["outs"] + d.get("metrics", []) + d.get("plots", [])
         assert sorted(next(iter(e)) for e in listed) == sorted(declared), name

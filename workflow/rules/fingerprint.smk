@@ -1,6 +1,7 @@
 # Artificial fingerprints (Yu et al. 2021): the autoencoder per dataset, embedding of each fingerprint of params
 # `fingerprints` into data/<fingerprint>/<dataset>, and one detection job per dataset over its real images and every
-# GAN's samples (fingerprinted GANs and clean controls): registry, calibrated attribution, bit accuracy by step.
+# GAN's samples (fingerprinted GANs and clean controls): registry, calibrated attribution, bit accuracy by step; the robustness of the fingerprint
+# in the samples of GANs trained on fingerprinted data.
 
 
 rule train_fingerprint_autoencoder:
@@ -64,3 +65,25 @@ rule detect_fingerprints:
         tracked=tracked("detect_fingerprints"),
     shell:
         command("detect_fingerprints")
+
+
+rule fingerprint_robustness:
+    input:
+        modules("fingerprint_robustness"),
+        **STAGES["fingerprint_robustness"].inputs,
+    output:
+        **STAGES["fingerprint_robustness"].outputs,
+    wildcard_constraints:
+        **STAGES["fingerprint_robustness"].constraints,
+    log:
+        STAGES["fingerprint_robustness"].log,
+    benchmark:
+        STAGES["fingerprint_robustness"].benchmark
+    threads: threads("fingerprint_robustness")
+    resources:
+        gpu=STAGES["fingerprint_robustness"].gpu,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked("fingerprint_robustness"),
+    shell:
+        command("fingerprint_robustness")

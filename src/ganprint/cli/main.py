@@ -16,6 +16,7 @@ STAGES = {
     "train-fingerprint-autoencoder": "train_fingerprint_autoencoder",
     "embed-fingerprints": "embed_fingerprints",
     "detect-fingerprints": "detect_fingerprints",
+    "fingerprint-robustness": "fingerprint_robustness",
     "build-split": "build_split",
     "train-classifier": "train_classifier",
     "evaluate-attribution": "evaluate_attribution",
