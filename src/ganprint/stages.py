@@ -151,18 +151,6 @@ _GAN_MODULES = (
 )
 
 
-def _fid_inputs(params) -> list[str]:
-    """FID metrics the fingerprint table reads: every GAN trained on fingerprinted data and its clean twin."""
-    out = []
-    for g in params.gan_list.values():
-        if is_fingerprint_variant(g.variant):
-            out.append(P.METRICS_GAN.format(**g.selectors()))
-            twin = g.model_copy(update={"variant": "clean"})
-            if twin.name in params.gan_list:
-                out.append(P.METRICS_GAN.format(**twin.selectors()))
-    return list(dict.fromkeys(out))
-
-
 def _detect_inputs(params, wildcards) -> list[str]:
     """What a dataset's detect job reads: every fingerprint's embedded file and every GAN's samples and model
     (the model stands for the training-time sample grids samples/stepNNNNNN.png, which are not outputs)."""
@@ -178,7 +166,7 @@ def _table_inputs(params, wildcards) -> list[str]:
     t = [P.METRICS_FP_AE.format(dataset=d) for d in params.autoencoders]
     t += [P.METRICS_EMBED.format(variant=v, dataset=d) for d in params.autoencoders for v in params.fingerprints]
     t += [P.METRICS_DETECT.format(dataset=d) for d in params.autoencoders]
-    t += _fid_inputs(params)
+    t += [P.METRICS_GAN.format(**g.selectors()) for g in params.gan_list.values()]  # the zoo table: every GAN
     t += [
         P.METRICS_ATTRIBUTION.format(protocol=p, method=m)
         for p in params.attribution.protocols

@@ -9,7 +9,7 @@ import pandas as pd
 from ganprint.config import Params, is_fingerprint_variant
 from ganprint.errors import StageError
 from ganprint.io import atomic_path, read_json
-from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE, METRICS_GAN
+from ganprint.paths import METRICS_ATTRIBUTION, METRICS_DETECT, METRICS_EMBED, METRICS_FP_AE, METRICS_GAN, TABLE_NAMES
 from ganprint.report.paper_numbers import (
     ATTRIBUTION,
     FINGERPRINT_README,
@@ -162,6 +162,30 @@ def fingerprint_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def gan_table(params: Params, root: Path = Path(".")) -> pd.DataFrame:
+    """The GAN zoo: FID and KID of every GAN of the grid against its dataset's real images (evaluate_gan)."""
+    d = params.make_tables.decimals
+    rows = []
+    for name, g in params.gan_list.items():
+        m = _metrics(root / METRICS_GAN.format(**g.selectors()))
+        rows.append(
+            {
+                "gan": name,
+                "arch": g.arch,
+                "loss": g.loss,
+                "variant": g.variant,
+                "seed": g.seed,
+                "resolution_px": params.datasets[g.dataset].resolution,
+                "train_steps": params.finetune_gan.steps if g.finetune_dataset else params.train_gan.steps,
+                "fid": round(m["fid"], d),
+                "kid_x1000": f"{1000 * m['kid_mean']:.{d}f} ± {1000 * m['kid_std']:.{d}f}",
+                "num_fake": m["num_fake"],
+                "num_real": m["num_real"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def write_table(df: pd.DataFrame, out_dir: Path, name: str, title: str, notes: list[str] = ()) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / f"{name}.csv") as tmp:
@@ -202,4 +226,19 @@ def make_tables(params: Params, out_dir: str | Path, root: str | Path = ".") -> 
             "(a DVC plot).",
         ],
     )
-    return [str(out_dir / f"{n}.{e}") for n in ("attribution", "fingerprints") for e in ("csv", "md")]
+    fid = next(iter(params.gan_list.values()), None)
+    weights = _metrics(root / METRICS_GAN.format(**fid.selectors())) if fid else {}
+    write_table(
+        gan_table(params, root),
+        out_dir,
+        "gans",
+        "The GAN zoo: FID and KID of every GAN against its dataset's real images",
+        [
+            scale_note,
+            f"Features: {weights.get('weights', 'n/a')}; resize: {weights.get('resize', 'n/a')}.",
+            "KID is reported x1000 as mean ± std over random subsets; with a few hundred images FID is biased "
+            "upwards, KID is the metric meant for small sample counts. A fine-tuned GAN (variant ft-<dataset>) is "
+            "scored against the real images of the dataset in its name.",
+        ],
+    )
+    return [str(out_dir / f"{n}.{e}") for n in TABLE_NAMES for e in ("csv", "md")]
