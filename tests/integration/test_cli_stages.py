@@ -1,10 +1,11 @@
 """Every ``ganprint`` stage's ``main([...])`` on tiny data, in pipeline order: exit 0 and exactly the promised files.
 
-The chain runs once per module (prepare-dataset → train-fingerprint-autoencoder → embed-fingerprints → fid-stats →
-train-gan → generate-images → evaluate-gan → detect-fingerprints → build-split → train-classifier →
-evaluate-attribution → make-tables) in a temp dir holding the ``tiny`` preset; each test then checks one stage's
-outputs. The arguments are the ones the stage declarations (ganprint.stages) give both front-ends, so a changed flag
-fails here and in the workflows alike.
+The chain runs once per module (prepare-dataset → train-fingerprint-autoencoder → embed-fingerprints (per
+fingerprint) → fid-stats → train-gan → generate-images → evaluate-gan → detect-fingerprints (per dataset) →
+fingerprint-robustness → build-split → train-classifier → evaluate-attribution → interpret-attribution →
+make-tables) in a temp dir holding the ``tiny`` preset; each test then checks one stage's outputs. The arguments
+are the ones the stage declarations (ganprint.stages) give both front-ends, so a changed flag fails here and in the
+workflows alike.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from ganprint.cli import (
     evaluate_attribution,
     evaluate_gan,
     fid_stats,
+    fingerprint_robustness,
     generate_images,
+    interpret_attribution,
     make_tables,
     prepare_dataset,
     preset,
@@ -73,6 +76,7 @@ GANS = {  # the tiny preset's GANs: name → selectors
     },
 }
 S0, S1, FP0 = GANS
+FINGERPRINTS = {"fingerprinted": 42, "fp-owner2": 43}  # the tiny preset's fingerprints (defaults.yaml): name → seed
 PROTOCOLS = ("closed_set", "cross_seed")
 CLASSES = {"closed_set": ["real", "seed0", "seed1"], "cross_seed": ["dcgan", "real"]}
 # build_split of the tiny preset: images per class
@@ -80,11 +84,18 @@ TRAIN, VAL, TEST = 12, 2, 8
 
 
 GAN_FILES = ("D.pt", "G.pt", "loss_curves.csv", "resolved_config.json", "samples.png", "stats.jsonl")
+EMBED_FILES = ["embedded_fingerprints.txt", "images.lmdb", "manifest.csv", "resolved_config.json", "samples.png"]
+INTERPRET_FILES = ("cam.png", "fingerprints.png", "interpret.json", "tsne.png")
 
 
 def _argv(stage: str, wildcards: dict) -> list[str]:
-    """The declared command of one job (what `dvc repro` runs), as argv for the stage's ``main``."""
-    cmd = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(wildcards[m.group(1)]), dvc_command(DECLARED[stage]))
+    """The declared command of one job (what `dvc repro` runs), as argv for the stage's ``main``.
+
+    The attribution stages have one DVC definition per method (``train_classifier.<method>``): the method is fixed
+    in the command, the other wildcards are the matrix's ``${item.x}``."""
+    st = DECLARED[stage]
+    fixed = {"method": wildcards["method"]} if "method" in st.wildcards else None
+    cmd = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(wildcards[m.group(1)]), dvc_command(st, fixed))
     argv = cmd.split()
     assert argv[:2] == ["ganprint", DECLARED[stage].cli] and argv[-2] == "--log"
     argv = argv[2:-2]  # no log file: the stage logs to stderr only
@@ -121,19 +132,27 @@ def _chain() -> dict[str, int]:
     rc["train-fingerprint-autoencoder"] = train_fingerprint_autoencoder.main(
         _argv("train_fingerprint_autoencoder", {"dataset": "skimage"})
     )
-    rc["embed-fingerprints"] = embed_fingerprints.main(_argv("embed_fingerprints", {"dataset": "skimage"}))
+    for fp in FINGERPRINTS:
+        rc[f"embed-fingerprints {fp}"] = embed_fingerprints.main(
+            _argv("embed_fingerprints", {"dataset": "skimage", "variant": fp})
+        )
     rc["fid-stats"] = fid_stats.main(_argv("fid_stats", {"dataset": "skimage"}))
     for stage, module in (
         ("train_gan", train_gan),
         ("generate_images", generate_images),
         ("evaluate_gan", evaluate_gan),
-        ("detect_fingerprints", detect_fingerprints),
     ):
         for name, g in GANS.items():
             rc[f"{DECLARED[stage].cli} {name}"] = module.main(_argv(stage, g))
+    rc["detect-fingerprints"] = detect_fingerprints.main(_argv("detect_fingerprints", {"dataset": "skimage"}))
+    rc[f"fingerprint-robustness {FP0}"] = fingerprint_robustness.main(_argv("fingerprint_robustness", GANS[FP0]))
     for protocol in PROTOCOLS:
         rc[f"build-split {protocol}"] = build_split.main(_argv("build_split", {"protocol": protocol}))
-    for stage, module in (("train_classifier", train_classifier), ("evaluate_attribution", evaluate_attribution)):
+    for stage, module in (
+        ("train_classifier", train_classifier),
+        ("evaluate_attribution", evaluate_attribution),
+        ("interpret_attribution", interpret_attribution),
+    ):
         for protocol in PROTOCOLS:
             rc[f"{DECLARED[stage].cli} {protocol}"] = module.main(
                 _argv(stage, {"protocol": protocol, "method": "postpool"})
@@ -172,15 +191,13 @@ def _expected_files() -> list[str]:
     out = ["params.yaml"]
     for variant, names in (
         ("clean", ["images.lmdb", "manifest.csv", "report.json", "resolved_config.json", "samples.png"]),
-        (
-            "fingerprinted",
-            ["embedded_fingerprints.txt", "images.lmdb", "manifest.csv", "resolved_config.json", "samples.png"],
-        ),
+        *[(fp, EMBED_FILES) for fp in FINGERPRINTS],
     ):
         out += [f"{paths.DATA.format(variant=variant, dataset='skimage')}/{n}" for n in names]
     fp = paths.FP_DIR.format(dataset="skimage")
-    out += [f"{fp}/{n}" for n in ("decoder.pt", "encoder.pt", "resolved_config.json", "stats.jsonl")]
-    out += [paths.METRICS_FP_AE.format(dataset="skimage"), paths.METRICS_EMBED.format(dataset="skimage")]
+    out += [f"{fp}/{n}" for n in ("curves.csv", "decoder.pt", "encoder.pt", "resolved_config.json", "stats.jsonl")]
+    out += [paths.METRICS_FP_AE.format(dataset="skimage")]
+    out += [paths.METRICS_EMBED.format(variant=v, dataset="skimage") for v in FINGERPRINTS]
     out += [paths.FID_STATS.format(dataset="skimage"), paths.FID_DIR.format(dataset="skimage") + paths.RESOLVED]
     for g in GANS.values():
         out += [f"{paths.GAN_DIR.format(**g)}/{n}" for n in GAN_FILES]
@@ -188,8 +205,10 @@ def _expected_files() -> list[str]:
             f"{paths.SAMPLES_DIR.format(**g)}/{n}"
             for n in ("images.lmdb", "manifest.csv", "resolved_config.json", "samples.png")
         ]
-        out += [paths.DETECTED_FINGERPRINTS.format(**g), paths.METRICS_DETECT.format(**g)]
-        out += [paths.METRICS_GAN.format(**g)]
+        out += [paths.DETECTED_FINGERPRINTS.format(**g), paths.METRICS_GAN.format(**g)]
+    out += [paths.DETECTED_REAL.format(dataset="skimage"), paths.METRICS_DETECT.format(dataset="skimage")]
+    out += [paths.FP_REGISTRY.format(dataset="skimage"), paths.FP_BY_STEP.format(dataset="skimage")]
+    out += [p.format(**GANS[FP0]) for p in (paths.ROBUSTNESS_CURVES, paths.ROBUSTNESS_FIGURE, paths.METRICS_ROBUSTNESS)]
     for protocol in PROTOCOLS:
         sel = {"protocol": protocol, "method": "postpool"}
         out += [paths.SPLIT.format(**sel), paths.METRICS_SPLIT.format(**sel)]
@@ -198,6 +217,7 @@ def _expected_files() -> list[str]:
         ]
         out += [paths.METRICS_CLASSIFIER.format(**sel), paths.PREDICTIONS.format(**sel)]
         out += [paths.METRICS_ATTRIBUTION.format(**sel)]
+        out += [f"{paths.FIGURES_ATTRIBUTION.format(**sel)}/{n}" for n in INTERPRET_FILES]
     out += list(paths.TABLE_FILES)
     return sorted(out)
 
@@ -228,11 +248,34 @@ def test_the_declared_commands_are_the_ones_run():
         *["--predictions", "results/predictions/closed_set/postpool.csv"],
         *["--metrics", "results/metrics/evaluate_attribution/closed_set/postpool.json", "--device", "cpu"],
     ]
+    assert _argv("interpret_attribution", {"protocol": "cross_seed", "method": "postpool"}) == [
+        *["--params", "params.yaml", "--protocol", "cross_seed", "--method", "postpool"],
+        *["--split", "results/splits/cross_seed.csv"],
+        *["--model", "results/models/classifier/cross_seed/postpool/model.pt"],
+        *["--metrics", "results/metrics/evaluate_attribution/cross_seed/postpool.json"],
+        *["--out", "results/figures/attribution/cross_seed/postpool", "--device", "cpu"],  # declared: no GPU lease
+    ]
+    assert _argv("embed_fingerprints", {"dataset": "skimage", "variant": "fp-owner2"}) == [
+        *["--params", "params.yaml", "--dataset", "skimage", "--fingerprint", "fp-owner2"],
+        *["--data", "data/clean/skimage/images.lmdb", "--encoder", "results/models/fingerprint/skimage/encoder.pt"],
+        *["--decoder", "results/models/fingerprint/skimage/decoder.pt", "--out", "data/fp-owner2/skimage"],
+        *["--metrics", "results/metrics/embed_fingerprints/fp-owner2/skimage.json", "--device", "cpu"],
+    ]
+    assert _argv("detect_fingerprints", {"dataset": "skimage"}) == [
+        *["--params", "params.yaml", "--dataset", "skimage"],
+        *["--decoder", "results/models/fingerprint/skimage/decoder.pt", "--real", "data/clean/skimage/images.lmdb"],
+        *["--out", "results/fingerprints/skimage"],
+        *["--registry", "results/fingerprint_attribution/skimage/registry.csv"],
+        *["--by-step", "results/fingerprint_attribution/skimage/bit_accuracy_by_step.csv"],
+        *["--metrics", "results/metrics/detect_fingerprints/skimage.json", "--device", "cpu"],
+    ]
 
 
 def test_every_stage_exits_0(chain):
     assert chain["rc"] == {k: 0 for k in chain["rc"]}
-    assert len(chain["rc"]) == 1 + 1 + 1 + 1 + 3 + 3 + 3 + 3 + 2 + 2 + 2 + 1
+    # prepare, autoencoder, embed × 2 fingerprints, fid_stats, train / generate / evaluate_gan × 3 GANs, detect × 1
+    # dataset, robustness × 1 fingerprinted GAN, build_split / train / evaluate / interpret × 2 protocols, tables
+    assert len(chain["rc"]) == 1 + 1 + 2 + 1 + 3 + 3 + 3 + 1 + 1 + 2 + 2 + 2 + 2 + 1
 
 
 def test_the_chain_writes_exactly_the_promised_files(chain):
@@ -254,7 +297,8 @@ def test_prepare_dataset(chain):
 def test_train_fingerprint_autoencoder(chain):
     root = chain["root"]
     d = root / "results/models/fingerprint/skimage"
-    assert _listing(d) == ["decoder.pt", "encoder.pt", "resolved_config.json", "stats.jsonl"]
+    assert _listing(d) == ["curves.csv", "decoder.pt", "encoder.pt", "resolved_config.json", "stats.jsonl"]
+    assert [ln.split(",")[0] for ln in (d / "curves.csv").read_text().splitlines()] == ["step", "1", "2", "3"]
     assert load_checkpoint(d / "encoder.pt", "fingerprint_encoder")["model_args"] == {"resolution": 32, "bits": 8}
     assert len((d / "stats.jsonl").read_text().splitlines()) == 3  # log_every 1, 3 steps
     m = _json(root / "results/metrics/train_fingerprint_autoencoder/skimage.json")
@@ -264,22 +308,47 @@ def test_train_fingerprint_autoencoder(chain):
     )
 
 
-def test_embed_fingerprints(chain):
+@pytest.mark.parametrize("fp", list(FINGERPRINTS))
+def test_embed_fingerprints(chain, fp):
+    from ganprint.fingerprints.common import bits_to_str, fingerprint_bits
+
     root = chain["root"]
-    d = root / "data/fingerprinted/skimage"
-    assert _listing(d) == [
-        "embedded_fingerprints.txt",
-        "images.lmdb",
-        "manifest.csv",
-        "resolved_config.json",
-        "samples.png",
-    ]
+    d = root / f"data/{fp}/skimage"
+    assert _listing(d) == EMBED_FILES
     lines = (d / "embedded_fingerprints.txt").read_text().splitlines()
-    assert len(lines) == 96 and len(set(ln.split()[1] for ln in lines)) == 1  # identical: one fingerprint
+    bits = bits_to_str(fingerprint_bits(8, FINGERPRINTS[fp])[0])  # the fingerprint's own seed
+    assert len(lines) == 96 and {ln.split()[1] for ln in lines} == {bits}  # identical: one fingerprint
     assert len(read_manifest(d / "manifest.csv")) == 96
-    m = _json(root / "results/metrics/embed_fingerprints/skimage.json")
-    assert (m["images"], m["bits"], m["identical"]) == (96, 8, True)
-    assert _json(d / "resolved_config.json") == _resolved(chain["params"], "embed_fingerprints", dataset="skimage")
+    m = _json(root / f"results/metrics/embed_fingerprints/{fp}/skimage.json")
+    assert sorted(m) == [
+        "bit_accuracy",
+        "bit_accuracy_min",
+        "bits",
+        "fingerprint",
+        "identical",
+        "images",
+        "psnr_db",
+        "seed",
+        "ssim",
+    ]
+    assert (m["images"], m["bits"], m["identical"], m["seed"], m["fingerprint"]) == (
+        96,
+        8,
+        True,
+        FINGERPRINTS[fp],
+        bits,
+    )
+    assert -1.0 <= m["ssim"] <= 1.0 and 0.0 <= m["bit_accuracy_min"] <= m["bit_accuracy"] <= 1.0
+    resolved = _json(d / "resolved_config.json")
+    assert resolved == _resolved(chain["params"], "embed_fingerprints", dataset="skimage", variant=fp)
+    assert resolved[f"fingerprints.{fp}"] == {"seed": FINGERPRINTS[fp]}
+
+
+def test_the_fingerprints_differ():
+    from ganprint.fingerprints.common import fingerprint_bits
+
+    a, b = (fingerprint_bits(8, seed)[0].tolist() for seed in FINGERPRINTS.values())
+    assert a != b  # else the registry could not tell the two owners apart
 
 
 @pytest.mark.parametrize("name", list(GANS))
@@ -337,16 +406,99 @@ def test_fingerprinted_gan_trains_on_fingerprinted_data(chain):
     assert a != b
 
 
-@pytest.mark.parametrize("name", list(GANS))
-def test_detect_fingerprints(chain, name):
-    g = GANS[name]
+def test_detect_fingerprints_writes_one_file_per_image_set(chain):
     root = chain["root"]
-    assert _listing(root / paths.DETECTED_DIR.format(**g)) == ["detected_fingerprints.txt"]
-    lines = (root / paths.DETECTED_FINGERPRINTS.format(**g)).read_text().splitlines()
-    assert len(lines) == 24 and lines[0].startswith("00000000.png ") and len(lines[0].split()[1]) == 8
-    m = _json(root / paths.METRICS_DETECT.format(**g))
-    assert (m["images"], m["bits"], m["variant"]) == (24, 8, g["variant"])
-    assert 0.0 <= m["bit_accuracy"] <= 1.0
+    d = root / paths.DETECTED_ROOT.format(dataset="skimage")
+    assert _files(d) == sorted(
+        ["real/detected_fingerprints.txt"]
+        + [str(Path(paths.DETECTED_FINGERPRINTS.format(**g)).relative_to(d.relative_to(root))) for g in GANS.values()]
+    )
+    real = (root / paths.DETECTED_REAL.format(dataset="skimage")).read_text().splitlines()
+    assert len(real) == 96 and real[0].startswith("00000000.png ") and len(real[0].split()[1]) == 8
+    for g in GANS.values():
+        lines = (root / paths.DETECTED_FINGERPRINTS.format(**g)).read_text().splitlines()
+        assert len(lines) == 24 and lines[0].startswith("00000000.png ") and len(lines[0].split()[1]) == 8
+
+
+def test_detect_fingerprints_registry(chain):
+    from ganprint.fingerprints.registry import read_registry
+
+    root = chain["root"]
+    embedded = {
+        fp: _json(root / paths.METRICS_EMBED.format(variant=fp, dataset="skimage"))["fingerprint"]
+        for fp in FINGERPRINTS
+    }
+    assert read_registry(root / paths.FP_REGISTRY.format(dataset="skimage")) == [
+        {"fingerprint": "fingerprinted", "dataset": "skimage", "seed": 42, "bits": embedded["fingerprinted"],
+         "identical": True, "models": [FP0]},
+        {"fingerprint": "fp-owner2", "dataset": "skimage", "seed": 43, "bits": embedded["fp-owner2"],
+         "identical": True, "models": []},
+    ]  # fmt: skip
+    # tiny trains 3 steps, sample_every 500: no samples/stepNNNNNN.png grid, so only the header (step × FP GAN)
+    assert (root / paths.FP_BY_STEP.format(dataset="skimage")).read_text().splitlines() == [f"step,{FP0}"]
+
+
+def test_detect_fingerprints_metrics(chain):
+    m = _json(chain["root"] / paths.METRICS_DETECT.format(dataset="skimage"))
+    assert sorted(m) == [
+        "attribution_accuracy",
+        "attribution_images",
+        "bits",
+        "calibration_images",
+        "dataset",
+        "fpr_images",
+        "measured_fpr",
+        "registered",
+        "sets",
+        "target_fpr",
+        "threshold_bit_accuracy",
+        "threshold_hamming",
+    ]
+    assert (m["dataset"], m["bits"], m["registered"], m["target_fpr"]) == (
+        "skimage",
+        8,
+        ["fingerprinted", "fp-owner2"],
+        0.01,
+    )
+    # negatives: the 96 real images and 2 × 24 clean-GAN samples, alternately calibrating and measuring the FPR
+    assert (m["calibration_images"], m["fpr_images"], m["attribution_images"]) == (72, 72, 24)
+    t = m["threshold_hamming"]
+    assert m["threshold_bit_accuracy"] == (1.0 - t / 8 if t >= 0 else None)
+    assert list(m["sets"]) == ["real", *GANS]
+    for label, variant, n in [("real", "real", 96)] + [(name, g["variant"], 24) for name, g in GANS.items()]:
+        e = m["sets"][label]
+        assert (e["variant"], e["images"]) == (variant, n), label
+        assert e["scored_against"] == "fingerprinted", label  # its own fingerprint, or the control (the first)
+        assert 0.0 <= e["bit_accuracy"] <= 1.0 and abs(sum(e["attributed"].values()) - 1.0) < 1e-9, label
+        assert ("attribution_accuracy" in e) == (variant == "fingerprinted"), label
+    fp_set = m["sets"][FP0]
+    assert m["attribution_accuracy"] == fp_set["attribution_accuracy"] == fp_set["attributed"].get("fingerprinted", 0)
+
+
+def test_fingerprint_robustness(chain):
+    g = GANS[FP0]
+    root = chain["root"]
+    d = root / paths.ROBUSTNESS_DIR.format(**g)
+    assert _listing(d) == ["bit_accuracy.csv", "curves.png"]
+    assert [v.format(**g) for v in DECLARED["fingerprint_robustness"].outputs.values()] == [
+        f"{paths.ROBUSTNESS_DIR.format(**g)}/bit_accuracy.csv",
+        f"{paths.ROBUSTNESS_DIR.format(**g)}/curves.png",
+        "results/metrics/fingerprint_robustness/skimage/dcgan/nonsat/fingerprinted/seed0.json",
+    ]
+    m = _json(root / paths.METRICS_ROBUSTNESS.format(**g))
+    assert (m["gan"], m["variant"], m["images"], m["bits"]) == (FP0, "fingerprinted", 8, 8)  # max_images 8
+    assert (m["generate_seed"], m["perturbation_seed"]) == (5, 0)
+    assert sorted(m["perturbations"]) == ["jpeg", "noise"]  # tiny: kinds [noise, jpeg]
+    assert [p["strength"] for p in m["quantize"]["points"]] == [32.0, 8.0]  # float32, then quantize_bits [8]
+    assert m["quantize"]["points"][0]["bit_accuracy"] == m["bit_accuracy_clean"]
+    assert m["finetune"]["steps"] == 2 and m["finetune"]["data"] == "data/clean/skimage/images.lmdb"
+    assert [p["strength"] for p in m["finetune"]["points"]] == [0.0, 1.0, 2.0]  # fractions 0.5, 1.0 of 2 steps
+    with open(d / "bit_accuracy.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["kind"] for r in rows} == {"noise", "jpeg", "quantize", "finetune"}
+    assert [r for r in rows if r["kind"] == "finetune"] and len(rows) == sum(
+        len(v) for v in m["perturbations"].values()
+    ) + len(m["quantize"]["points"]) + len(m["finetune"]["points"])
 
 
 def _store(source: str) -> str:
@@ -499,6 +651,39 @@ def test_evaluate_attribution(chain, protocol):
     assert sum(row[3] == row[4] for row in pred) == round(m["accuracy"] * len(pred))
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_interpret_attribution(chain, protocol):
+    root = chain["root"]
+    sel = {"protocol": protocol, "method": "postpool"}
+    classes = CLASSES[protocol]
+    d = root / paths.FIGURES_ATTRIBUTION.format(**sel)
+    assert _listing(d) == list(INTERPRET_FILES)
+    assert sorted(v.format(**sel) for v in DECLARED["interpret_attribution"].outputs.values()) == [
+        f"{paths.FIGURES_ATTRIBUTION.format(**sel)}/{n}" for n in INTERPRET_FILES
+    ]
+    for png in ("cam.png", "fingerprints.png", "tsne.png"):
+        assert (d / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    s = _json(d / "interpret.json")
+    assert sorted(s) == [
+        "cam",
+        "classes",
+        "fingerprints",
+        "method",
+        "protocol",
+        "resolved_config",
+        "test_accuracy",
+        "tsne",
+    ]
+    assert (s["protocol"], s["method"], s["classes"]) == (protocol, "postpool", classes)
+    assert s["test_accuracy"] == _json(root / paths.METRICS_ATTRIBUTION.format(**sel))["accuracy"]
+    # postpool ends in no GAP + linear head (no cam_linear): cam_kind auto gives Grad-CAM; tiny: cam_images 2
+    assert s["cam"] == {"kind": "gradcam", "images_per_class": {c: 2 for c in classes}}
+    # tsne_images 24 split evenly over the classes, at most the 8 test images of each
+    assert (s["tsne"]["images"], s["tsne"]["perplexity"]) == (min(24, TEST * len(classes)), 30.0)
+    assert s["fingerprints"]["kind"] == "none"  # postpool learns no model fingerprints (visNet does)
+    assert s["resolved_config"] == _resolved(chain["params"], "interpret_attribution", **sel)
+
+
 def test_make_tables(chain):
     root = chain["root"]
     assert _listing(root / "results/tables") == [
@@ -533,6 +718,7 @@ def test_ganprint_help_lists_every_command(capsys):
         "train-fingerprint-autoencoder",
         "embed-fingerprints",
         "detect-fingerprints",
+        "fingerprint-robustness",
         "build-split",
         "train-classifier",
         "evaluate-attribution",
@@ -597,15 +783,19 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "  autoencoders: skimage",
         "  attribution:  closed_set, cross_seed × postpool",
         "  jobs per stage:",
+        # datasets skimage, sklearn; autoencoders [skimage] × fingerprints fingerprinted, fp-owner2 (defaults.yaml);
+        # GANs: seeds group 2 clean + fingerprinted group 1, none ft-<dataset>; one fingerprinted GAN; 2 protocols ×
+        # 1 method
         "    prepare_dataset                2",
         "    train_fingerprint_autoencoder  1",
-        "    embed_fingerprints             1",
+        "    embed_fingerprints             2",
         "    train_gan                      3",
         "    finetune_gan                   0",
         "    generate_images                3",
         "    fid_stats                      2",
         "    evaluate_gan                   3",
-        "    detect_fingerprints            3",
+        "    detect_fingerprints            1",
+        "    fingerprint_robustness         1",
         "    build_split                    2",
         "    train_classifier               2",
         "    evaluate_attribution           2",
@@ -699,6 +889,12 @@ def _gan_argv(stage: str, name: str, **change) -> list[str]:
             _argv("train_fingerprint_autoencoder", {"dataset": "skimage"}),
             "data/clean/skimage/images.lmdb",
         ),
+        (detect_fingerprints, _argv("detect_fingerprints", {"dataset": "skimage"}), "data/clean/skimage/images.lmdb"),
+        (
+            embed_fingerprints,
+            _argv("embed_fingerprints", {"dataset": "skimage", "variant": "fingerprinted"}),
+            "data/clean/skimage/images.lmdb",
+        ),
     ],
 )
 def test_missing_input_store(fresh, capsys, stage, argv, missing):
@@ -712,12 +908,27 @@ def test_missing_input_store(fresh, capsys, stage, argv, missing):
     ("stage", "argv", "missing"),
     [
         (generate_images, _gan_argv("generate_images", S0), "results/models/gan/skimage/dcgan/nonsat/clean/seed0/G.pt"),
-        (detect_fingerprints, _gan_argv("detect_fingerprints", FP0), "results/models/fingerprint/skimage/decoder.pt"),
     ],
 )
 def test_missing_model_exits_2(fresh, capsys, stage, argv, missing):
     assert stage.main(argv) == 2
     assert f"error: {missing}: checkpoint not found; run the stage that trains it first" in capsys.readouterr().err
+    assert _files(fresh) == ["params.yaml"]
+
+
+def test_detect_without_a_decoder_exits_2(chain, fresh, capsys):
+    # the chain's real store, but no autoencoder here
+    argv = _argv("detect_fingerprints", {"dataset": "skimage"})
+    argv = [str(chain["root"] / a) if a.startswith("data/clean/") else a for a in argv]
+    assert detect_fingerprints.main(argv) == 2
+    missing = "results/models/fingerprint/skimage/decoder.pt"
+    assert f"error: {missing}: checkpoint not found; run train_fingerprint_autoencoder first" in capsys.readouterr().err
+    assert _files(fresh) == ["params.yaml"]
+
+
+def test_detect_refuses_a_dataset_without_autoencoder(fresh, capsys):
+    assert detect_fingerprints.main(_argv("detect_fingerprints", {"dataset": "sklearn"})) == 2
+    assert "error: --dataset 'sklearn' is not in params.yaml autoencoders ['skimage']" in capsys.readouterr().err
     assert _files(fresh) == ["params.yaml"]
 
 
@@ -732,7 +943,7 @@ def test_missing_split_exits_2(fresh, capsys, stage):
     assert _files(fresh) == ["params.yaml"]
 
 
-@pytest.mark.parametrize("stage", [train_gan, generate_images, detect_fingerprints])
+@pytest.mark.parametrize("stage", [train_gan, generate_images, fid_stats, evaluate_gan, detect_fingerprints])
 def test_unknown_dataset_lists_the_defined_ones(fresh, capsys, stage):
     name = stage.__name__.rsplit(".", 1)[1]
     assert stage.main(_gan_argv(name, S0, dataset="celeba")) == 2
@@ -740,13 +951,26 @@ def test_unknown_dataset_lists_the_defined_ones(fresh, capsys, stage):
     assert _files(fresh) == ["params.yaml"]
 
 
-@pytest.mark.parametrize("stage", [train_gan, generate_images, detect_fingerprints])
-def test_a_gan_outside_the_grid_is_refused(fresh, capsys, stage):
-    name = stage.__name__.rsplit(".", 1)[1]
-    assert stage.main(_gan_argv(name, S1, seed=7)) == 2
+@pytest.mark.parametrize(
+    ("stage", "name"),
+    [(train_gan, S1), (generate_images, S1), (evaluate_gan, S1), (fingerprint_robustness, FP0)],
+)
+def test_a_gan_outside_the_grid_is_refused(fresh, capsys, stage, name):
+    module = stage.__name__.rsplit(".", 1)[1]
+    assert stage.main(_gan_argv(module, name, seed=7)) == 2
+    variant = GANS[name]["variant"]
     assert (
-        "error: GAN skimage-dcgan-nonsat-clean-seed7 is not in the params grid (gans); "
+        f"error: GAN skimage-dcgan-nonsat-{variant}-seed7 is not in the params grid (gans); "
         "add it to a gans group in params.yaml" in capsys.readouterr().err
+    )
+    assert _files(fresh) == ["params.yaml"]
+
+
+def test_fingerprint_robustness_refuses_a_clean_gan(fresh, capsys):
+    assert fingerprint_robustness.main(_gan_argv("fingerprint_robustness", S0)) == 2
+    assert (
+        f"error: GAN {S0} was not trained on fingerprinted data (variant 'clean'); fingerprint robustness needs "
+        "variant fingerprinted or fp-<name>" in capsys.readouterr().err
     )
     assert _files(fresh) == ["params.yaml"]
 
@@ -777,10 +1001,21 @@ def test_autoencoder_dataset_must_be_listed(fresh, capsys):
 
 
 def test_embed_refuses_an_unknown_dataset(chain, fresh, capsys):
-    argv = _argv("embed_fingerprints", {"dataset": "celeba"})
+    argv = _argv("embed_fingerprints", {"dataset": "celeba", "variant": "fingerprinted"})
     argv = [str(chain["root"] / a) if a.startswith(("data/clean/", "results/models/")) else a for a in argv]
     assert embed_fingerprints.main(argv) == 2
     assert "error: --dataset 'celeba' is not in params.yaml datasets: skimage, sklearn" in capsys.readouterr().err
+    assert _files(fresh) == ["params.yaml"]
+
+
+def test_embed_refuses_an_unknown_fingerprint(chain, fresh, capsys):
+    argv = _argv("embed_fingerprints", {"dataset": "skimage", "variant": "fp-nobody"})
+    argv = [str(chain["root"] / a) if a.startswith(("data/clean/", "results/models/")) else a for a in argv]
+    assert embed_fingerprints.main(argv) == 2
+    assert (
+        "error: --fingerprint 'fp-nobody' is not in params.yaml fingerprints: fingerprinted, fp-owner2"
+        in capsys.readouterr().err
+    )
     assert _files(fresh) == ["params.yaml"]
 
 
