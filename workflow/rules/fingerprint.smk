@@ -30,12 +30,12 @@ rule embed_fingerprints:
         **STAGES["embed_fingerprints"].inputs,
     output:
         **STAGES["embed_fingerprints"].outputs,
-    wildcard_constraints:
-        **STAGES["embed_fingerprints"].constraints,
     log:
         STAGES["embed_fingerprints"].log,
     benchmark:
         STAGES["embed_fingerprints"].benchmark
+    wildcard_constraints:
+        **STAGES["embed_fingerprints"].constraints,
     threads: threads("embed_fingerprints")
     resources:
         gpu=STAGES["embed_fingerprints"].gpu,
@@ -73,12 +73,12 @@ rule fingerprint_robustness:
         **STAGES["fingerprint_robustness"].inputs,
     output:
         **STAGES["fingerprint_robustness"].outputs,
-    wildcard_constraints:
-        **STAGES["fingerprint_robustness"].constraints,
     log:
         STAGES["fingerprint_robustness"].log,
     benchmark:
         STAGES["fingerprint_robustness"].benchmark
+    wildcard_constraints:
+        **STAGES["fingerprint_robustness"].constraints,
     threads: threads("fingerprint_robustness")
     resources:
         gpu=STAGES["fingerprint_robustness"].gpu,

@@ -9,12 +9,12 @@ rule train_gan:
         **STAGES["train_gan"].inputs,
     output:
         **STAGES["train_gan"].outputs,
-    wildcard_constraints:
-        **STAGES["train_gan"].constraints,
     log:
         STAGES["train_gan"].log,
     benchmark:
         STAGES["train_gan"].benchmark
+    wildcard_constraints:
+        **STAGES["train_gan"].constraints,
     threads: threads("train_gan")
     resources:
         gpu=STAGES["train_gan"].gpu,
@@ -32,12 +32,12 @@ rule finetune_gan:
         stores=dynamic_inputs("finetune_gan"),
     output:
         **STAGES["finetune_gan"].outputs,
-    wildcard_constraints:
-        **STAGES["finetune_gan"].constraints,
     log:
         STAGES["finetune_gan"].log,
     benchmark:
         STAGES["finetune_gan"].benchmark
+    wildcard_constraints:
+        **STAGES["finetune_gan"].constraints,
     threads: threads("finetune_gan")
     resources:
         gpu=STAGES["finetune_gan"].gpu,
