@@ -114,6 +114,7 @@ def test_params_yaml_loads_with_the_documented_values():
         seed=0,
     )
     assert p.datasets["sklearn"].seed == 1 and p.datasets["sklearn"].path == "sklearn"
+
     def group(arch, loss, variant, seed):
         return GanGroup(dataset=["skimage"], arch=[arch], loss=loss, variant=variant, seed=seed)
 
@@ -1104,34 +1105,37 @@ def test_every_model_is_frozen():
         with pytest.raises(ValidationError, match="Instance is frozen"):
             setattr(section, fields[0], getattr(section, fields[0]))
         seen.append(where.removeprefix("params").removeprefix("."))
-    assert seen == [
-        "",
-        "datasets.skimage",
-        "datasets.sklearn",
-        "gans.seeds",
-        "gans.fingerprinted",
-        "fingerprints.fingerprinted",
-        "fingerprints.fp-owner2",
-        "protocols.closed_set",
-        "protocols.cross_seed",
-        "attribution",
-        "archs",
-        "archs.dcgan",
-        "archs.progan",
-        "archs.sngan",
-        "archs.mimicry",
-        "archs.mmdgan",
-        "archs.stylegan2",
-        "losses",  # nonsat and hinge have no keys
-        "losses.wgangp",
-        "losses.cramer",
-        "losses.mmd",
-        "losses.infomax",
-        "losses.ssgan",
-        "methods",
-        *(f"methods.{m}" for m in METHODS),
-        *TOP_KEYS.split(", ")[9:],
-    ]
+    assert (
+        seen
+        == [
+            "",
+            "datasets.skimage",
+            "datasets.sklearn",
+            "gans.seeds",
+            "gans.fingerprinted",
+            "fingerprints.fingerprinted",
+            "fingerprints.fp-owner2",
+            "protocols.closed_set",
+            "protocols.cross_seed",
+            "attribution",
+            "archs",
+            "archs.dcgan",
+            "archs.progan",
+            "archs.sngan",
+            "archs.mimicry",
+            "archs.mmdgan",
+            "archs.stylegan2",
+            "losses",  # nonsat and hinge have no keys
+            "losses.wgangp",
+            "losses.cramer",
+            "losses.mmd",
+            "losses.infomax",
+            "losses.ssgan",
+            "methods",
+            *(f"methods.{m}" for m in METHODS),
+            *TOP_KEYS.split(", ")[9:],
+        ]
+    )
     with pytest.raises(ValidationError, match="Instance is frozen"):
         p.train_gan = p.train_gan
     with pytest.raises(ValidationError, match="Instance is frozen"):
