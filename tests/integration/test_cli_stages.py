@@ -78,6 +78,7 @@ GANS = {  # the tiny preset's GANs: name → selectors
 S0, S1, FP0 = GANS
 FINGERPRINTS = {"fingerprinted": 42, "fp-owner2": 43}  # the tiny preset's fingerprints (defaults.yaml): name → seed
 PROTOCOLS = ("closed_set", "cross_seed")
+METHODS = ("postpool",)  # the chain runs the tiny preset cut to one method (the attribution stages' own tests do more)
 CLASSES = {"closed_set": ["real", "seed0", "seed1"], "cross_seed": ["dcgan", "real"]}
 # build_split of the tiny preset: images per class
 TRAIN, VAL, TEST = 12, 2, 8
@@ -154,9 +155,10 @@ def _chain() -> dict[str, int]:
         ("interpret_attribution", interpret_attribution),
     ):
         for protocol in PROTOCOLS:
-            rc[f"{DECLARED[stage].cli} {protocol}"] = module.main(
-                _argv(stage, {"protocol": protocol, "method": "postpool"})
-            )
+            for method in METHODS:
+                rc[f"{DECLARED[stage].cli} {protocol} {method}"] = module.main(
+                    _argv(stage, {"protocol": protocol, "method": method})
+                )
     rc["make-tables"] = make_tables.main(_argv("make_tables", {}))
     return rc
 
@@ -178,7 +180,9 @@ def _detach_cli_logging():
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
-    write_params(root / "params.yaml", tiny_params())
+    data = tiny_params()
+    data["attribution"]["methods"] = list(METHODS)
+    write_params(root / "params.yaml", data)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         rc = _chain()
@@ -210,14 +214,15 @@ def _expected_files() -> list[str]:
     out += [paths.FP_REGISTRY.format(dataset="skimage"), paths.FP_BY_STEP.format(dataset="skimage")]
     out += [p.format(**GANS[FP0]) for p in (paths.ROBUSTNESS_CURVES, paths.ROBUSTNESS_FIGURE, paths.METRICS_ROBUSTNESS)]
     for protocol in PROTOCOLS:
-        sel = {"protocol": protocol, "method": "postpool"}
-        out += [paths.SPLIT.format(**sel), paths.METRICS_SPLIT.format(**sel)]
-        out += [
-            f"{paths.CLASSIFIER_DIR.format(**sel)}/{n}" for n in ("model.pt", "resolved_config.json", "stats.jsonl")
-        ]
-        out += [paths.METRICS_CLASSIFIER.format(**sel), paths.PREDICTIONS.format(**sel)]
-        out += [paths.METRICS_ATTRIBUTION.format(**sel)]
-        out += [f"{paths.FIGURES_ATTRIBUTION.format(**sel)}/{n}" for n in INTERPRET_FILES]
+        out += [paths.SPLIT.format(protocol=protocol), paths.METRICS_SPLIT.format(protocol=protocol)]
+        for method in METHODS:
+            sel = {"protocol": protocol, "method": method}
+            out += [
+                f"{paths.CLASSIFIER_DIR.format(**sel)}/{n}" for n in ("model.pt", "resolved_config.json", "stats.jsonl")
+            ]
+            out += [paths.METRICS_CLASSIFIER.format(**sel), paths.PREDICTIONS.format(**sel)]
+            out += [paths.METRICS_ATTRIBUTION.format(**sel)]
+            out += [f"{paths.FIGURES_ATTRIBUTION.format(**sel)}/{n}" for n in INTERPRET_FILES]
     out += list(paths.TABLE_FILES)
     return sorted(out)
 
@@ -691,12 +696,22 @@ def test_make_tables(chain):
         "attribution.md",
         "fingerprints.csv",
         "fingerprints.md",
+        "gans.csv",
+        "gans.md",
     ]
     attribution = (root / "results/tables/attribution.csv").read_text()
+    assert [line.split(",")[:2] for line in attribution.splitlines()[1:]] == [
+        [p, m] for p in PROTOCOLS for m in METHODS
+    ]
     assert "closed_set" in attribution and "cross_seed" in attribution
     assert "CelebA 99.5; LSUN 97.7 (unverified)" in attribution
     fps = (root / "results/tables/fingerprints.csv").read_text()
     assert f"samples of {FP0}" in fps and "0.5 (chance)" in fps
+    gans = (root / "results/tables/gans.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in gans[1:]] == list(GANS)  # one row per GAN, FID from its metrics
+    for line, name in zip(gans[1:], GANS, strict=True):
+        fid = json.loads((root / paths.METRICS_GAN.format(**GANS[name])).read_text())["fid"]
+        assert line.split(",")[7] == str(round(fid, 2))
 
 
 # == the front door: help, check-params, tools ========================================================================
@@ -781,11 +796,11 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "  gans.fingerprinted: 1",
         *[f"    gan/{name}" for name in GANS],
         "  autoencoders: skimage",
-        "  attribution:  closed_set, cross_seed × postpool",
+        "  attribution:  closed_set, cross_seed × postpool, gandct, knn, prnu, visnet, classmodel, dnadet",
         "  jobs per stage:",
         # datasets skimage, sklearn; autoencoders [skimage] × fingerprints fingerprinted, fp-owner2 (defaults.yaml);
         # GANs: seeds group 2 clean + fingerprinted group 1, none ft-<dataset>; one fingerprinted GAN; 2 protocols ×
-        # 1 method
+        # 7 methods
         "    prepare_dataset                2",
         "    train_fingerprint_autoencoder  1",
         "    embed_fingerprints             2",
@@ -797,9 +812,9 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "    detect_fingerprints            1",
         "    fingerprint_robustness         1",
         "    build_split                    2",
-        "    train_classifier               2",
-        "    evaluate_attribution           2",
-        "    interpret_attribution          2",
+        "    train_classifier               14",
+        "    evaluate_attribution           14",
+        "    interpret_attribution          14",
         "    make_tables                    1",
     ]
 
@@ -1042,6 +1057,9 @@ def test_build_split_without_its_stores_exits_2(fresh, capsys):
 def test_unknown_method(chain, fresh, capsys, stage):
     name = stage.__name__.rsplit(".", 1)[1]
     argv = _argv(name, {"protocol": "closed_set", "method": "dnadet"})
+    fresh_params = tiny_params()
+    fresh_params["attribution"]["methods"] = list(METHODS)  # dnadet: a registered method the grid does not list
+    write_params(fresh / "params.yaml", fresh_params)
     argv = [str(chain["root"] / a) if a.startswith("results/splits/") else a for a in argv]
     assert stage.main(argv) == 2
     assert "error: --method 'dnadet' is not in attribution.methods ['postpool']" in capsys.readouterr().err

@@ -49,8 +49,30 @@ DEFAULT_GANS = [
     "skimage-dcgan-nonsat-clean-seed1",
     "skimage-dcgan-nonsat-clean-seed2",
     "skimage-dcgan-nonsat-clean-seed3",
+    "skimage-progan-wgangp-clean-seed0",
+    "skimage-sngan-hinge-clean-seed0",
+    "skimage-mmdgan-cramer-clean-seed0",
+    "skimage-mmdgan-mmd-clean-seed0",
+    "skimage-mimicry-infomax-clean-seed0",
+    "skimage-mimicry-ssgan-clean-seed0",
+    "skimage-stylegan2-nonsat-clean-seed0",
     "skimage-dcgan-nonsat-fingerprinted-seed0",
+    "skimage-dcgan-nonsat-fp-owner2-seed0",
+    "skimage-stylegan2-nonsat-fingerprinted-seed0",
+    "skimage-dcgan-nonsat-ft-sklearn-seed0",
 ]
+DEFAULT_GROUPS = [
+    "seeds",
+    "progan",
+    "sngan",
+    "mmdgan",
+    "mimicry",
+    "stylegan2",
+    "fingerprinted",
+    "fingerprinted_stylegan2",
+    "finetuned",
+]
+METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]
 TINY_GANS = [
     "skimage-dcgan-nonsat-clean-seed0",
     "skimage-dcgan-nonsat-clean-seed1",
@@ -92,21 +114,59 @@ def test_params_yaml_loads_with_the_documented_values():
         seed=0,
     )
     assert p.datasets["sklearn"].seed == 1 and p.datasets["sklearn"].path == "sklearn"
+
+    def group(arch, loss, variant, seed):
+        return GanGroup(dataset=["skimage"], arch=[arch], loss=loss, variant=variant, seed=seed)
+
     assert p.gans == {
-        "seeds": GanGroup(dataset=["skimage"], arch=["dcgan"], loss=["nonsat"], variant=["clean"], seed=[0, 1, 2, 3]),
-        "fingerprinted": GanGroup(
-            dataset=["skimage"], arch=["dcgan"], loss=["nonsat"], variant=["fingerprinted"], seed=[0]
-        ),
+        "seeds": group("dcgan", ["nonsat"], ["clean"], [0, 1, 2, 3]),
+        "progan": group("progan", ["wgangp"], ["clean"], [0]),
+        "sngan": group("sngan", ["hinge"], ["clean"], [0]),
+        "mmdgan": group("mmdgan", ["cramer", "mmd"], ["clean"], [0]),
+        "mimicry": group("mimicry", ["infomax", "ssgan"], ["clean"], [0]),
+        "stylegan2": group("stylegan2", ["nonsat"], ["clean"], [0]),
+        "fingerprinted": group("dcgan", ["nonsat"], ["fingerprinted", "fp-owner2"], [0]),
+        "fingerprinted_stylegan2": group("stylegan2", ["nonsat"], ["fingerprinted"], [0]),
+        "finetuned": group("dcgan", ["nonsat"], ["ft-sklearn"], [0]),
     }
+    assert list(p.gans) == DEFAULT_GROUPS
     assert list(p.gan_list) == DEFAULT_GANS
+    assert p.gan_list["skimage-dcgan-nonsat-ft-sklearn-seed0"].finetune_dataset == "sklearn"
     assert p.autoencoders == ["skimage"]
     assert list(p.protocols) == ["closed_set", "cross_seed"]
-    assert p.protocols["closed_set"].test == {} and p.protocols["closed_set"].paper == "yu2019_table2"
+    assert p.protocols["closed_set"].test == {} and p.protocols["closed_set"].paper == "yu2019_table1"
+    assert p.protocols["closed_set"].train == {
+        "real": ["real/skimage"],
+        "progan": ["gan/skimage-progan-wgangp-clean-seed0"],
+        "sngan": ["gan/skimage-sngan-hinge-clean-seed0"],
+        "cramergan": ["gan/skimage-mmdgan-cramer-clean-seed0"],
+        "mmdgan": ["gan/skimage-mmdgan-mmd-clean-seed0"],
+    }
     assert p.protocols["cross_seed"].test == {
         "real": ["real/skimage"],
         "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed2", "gan/skimage-dcgan-nonsat-clean-seed3"],
+        "unknown": ["gan/skimage-stylegan2-nonsat-clean-seed0", "gan/skimage-mimicry-ssgan-clean-seed0"],
     }
-    assert plain(p.attribution) == {"protocols": ["closed_set", "cross_seed"], "methods": ["postpool"]}
+    assert plain(p.attribution) == {"protocols": ["closed_set", "cross_seed"], "methods": METHODS}
+    assert list(plain(p.archs)) == ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
+    assert list(plain(p.losses)) == ["nonsat", "hinge", "wgangp", "cramer", "mmd", "infomax", "ssgan"]
+    assert list(plain(p.methods)) == METHODS
+    assert (p.archs.progan.z_dim, p.archs.progan.width, p.archs.progan.fmap_base, p.archs.progan.ema) == (
+        128,
+        48,
+        256,
+        0.999,
+    )
+    assert (p.archs.sngan.upsample, p.archs.mimicry.upsample, p.archs.mimicry.width) == ("nearest", "bilinear", 8)
+    assert (p.archs.mmdgan.z_dim, p.archs.mmdgan.dof_dim, p.archs.stylegan2.n_mlp) == (100, 0, 4)
+    assert plain(p.losses.wgangp) == {"gp_weight": 10.0, "gp_target": 1.0, "drift": 0.001}
+    assert plain(p.losses.mmd) == {"rq_alphas": [0.1, 1.0, 10.0], "dot_weight": 1.0, "gp_weight": 1.0, "l2_weight": 1.0}
+    assert (p.methods.gandct.input, p.methods.knn.k, p.methods.dnadet.width, p.methods.dnadet.pretrain_steps) == (
+        "dct",
+        5,
+        16,
+        200,
+    )
     assert p.archs.dcgan == DCGANHps(z_dim=64, width=32, lr_g=0.0002, lr_d=0.0002, beta1=0.5, beta2=0.999)
     assert p.losses.nonsat == NonsatHps()
     assert p.methods.postpool == PostpoolHps(fmap_base=256, fmap_max=128, lr=0.001, beta1=0.0, beta2=0.99, hflip=True)
@@ -122,26 +182,26 @@ def test_params_yaml_loads_with_the_documented_values():
         "grid_images": 64,
     }
     assert lookup(p, "train_gan") == {
-        "steps": 1000,
-        "batch_size": 64,
+        "steps": 600,
+        "batch_size": 32,
         "log_every": 100,
         "data_seed": None,
-        "checkpoint_every": 500,
-        "sample_every": 500,
+        "checkpoint_every": 200,
+        "sample_every": 100,
         "grid_images": 16,
         "divergence_limit": 1e6,
         "amp": False,
         "compile": False,
     }
-    assert lookup(p, "finetune_gan") == {"steps": 500}
-    assert lookup(p, "generate_images") == {"num_images": 1250, "seed": 1000, "batch_size": 250}
+    assert lookup(p, "finetune_gan") == {"steps": 200}
+    assert lookup(p, "generate_images") == {"num_images": 800, "seed": 1000, "batch_size": 200}
     assert lookup(p, "fid") == {
-        "num_images": 250,
-        "num_real": 500,
-        "batch_size": 50,
-        "kid_subset_size": 100,
-        "kid_subsets": 100,
-        "kid_max_real": 500,
+        "num_images": 128,
+        "num_real": 256,
+        "batch_size": 64,
+        "kid_subset_size": 64,
+        "kid_subsets": 50,
+        "kid_max_real": 256,
         "resize": "tf_bilinear",
         "seed": 0,
     }
@@ -164,8 +224,17 @@ def test_params_yaml_loads_with_the_documented_values():
     assert lookup(p, "embed_fingerprints") == {"identical": True, "batch_size": 64}
     assert lookup(p, "fingerprints") == {"fingerprinted": {"seed": 42}, "fp-owner2": {"seed": 43}}
     assert lookup(p, "detect_fingerprints") == {"batch_size": 256, "target_fpr": 0.01}
-    assert lookup(p, "build_split") == {"train_per_class": 1000, "val_per_class": 0, "test_per_class": 250}
-    assert lookup(p, "train_classifier") == {"epochs": 8, "batch_size": 32, "seed": 0}
+    assert lookup(p, "fingerprint_robustness") == {
+        "kinds": ["noise", "blur", "jpeg", "crop"],
+        "max_images": 100,
+        "batch_size": 100,
+        "seed": 0,
+        "quantize_bits": [8, 4],
+        "finetune_steps": 50,
+        "finetune_fractions": [0.25, 0.5, 1.0],
+    }
+    assert lookup(p, "build_split") == {"train_per_class": 500, "val_per_class": 100, "test_per_class": 200}
+    assert lookup(p, "train_classifier") == {"epochs": 4, "batch_size": 32, "seed": 0}
     assert lookup(p, "evaluate_attribution") == {
         "batch_size": 250,
         "tta": "none",
@@ -174,14 +243,17 @@ def test_params_yaml_loads_with_the_documented_values():
         "open_set_score": "msp",
     }
     assert lookup(p, "interpret_attribution") == {
-        "cam_images": 8,
+        "cam_images": 4,
         "cam_kind": "auto",
-        "tsne_images": 500,
+        "tsne_images": 300,
         "perplexity": 30.0,
         "seed": 0,
         "batch_size": 64,
     }
     assert lookup(p, "make_tables") == {"decimals": 2}
+
+
+PAPER_GROUPS = ["seeds", "sngan", "mmdgan", "mimicry", "stylegan2", "fingerprinted", "fingerprinted_stylegan2"]
 
 
 def test_the_presets_are_the_four_committed_files():
@@ -191,10 +263,10 @@ def test_the_presets_are_the_four_committed_files():
 @pytest.mark.parametrize(
     ("name", "datasets", "groups", "gans"),
     [
-        ("defaults", ["skimage", "sklearn"], ["seeds", "fingerprinted"], 5),
+        ("defaults", ["skimage", "sklearn"], DEFAULT_GROUPS, 15),
         ("tiny", ["skimage", "sklearn"], ["seeds", "fingerprinted"], 3),
-        ("celeba128", ["celeba"], ["celeba_seeds", "celeba_fingerprinted"], 11),
-        ("lsun128", ["lsun"], ["lsun_seeds", "lsun_fingerprinted"], 11),
+        ("celeba128", ["celeba"], PAPER_GROUPS, 19),
+        ("lsun128", ["lsun"], PAPER_GROUPS, 19),
     ],
 )
 def test_every_preset_renders_and_validates(name, datasets, groups, gans):
@@ -213,8 +285,28 @@ def test_paper_presets_use_paper_settings():
         assert p.autoencoders == [ds]
         assert (p.methods.postpool.fmap_base, p.methods.postpool.fmap_max) == (1024, 512)
         assert p.train_fingerprint_autoencoder.bits == 100
-        assert list(p.gan_list)[-1] == f"{ds}-dcgan-nonsat-fingerprinted-seed0"
-        assert list(p.gan_list)[:10] == [f"{ds}-dcgan-nonsat-clean-seed{s}" for s in range(10)]
+        # ProGAN x 10 training seeds (Yu 2019 Table 2, DNA-Det cross-seed), the Table 1 sources, the cross-loss
+        # sources InfoMax-GAN / SSGAN, StyleGAN2, and ProGAN / StyleGAN2 trained on fingerprinted data
+        assert list(p.gan_list)[:10] == [f"{ds}-progan-wgangp-clean-seed{s}" for s in range(10)]
+        assert list(p.gan_list)[10:] == [
+            f"{ds}-sngan-hinge-clean-seed0",
+            f"{ds}-mmdgan-cramer-clean-seed0",
+            f"{ds}-mmdgan-mmd-clean-seed0",
+            f"{ds}-mimicry-infomax-clean-seed0",
+            f"{ds}-mimicry-ssgan-clean-seed0",
+            f"{ds}-stylegan2-nonsat-clean-seed0",
+            f"{ds}-progan-wgangp-fingerprinted-seed0",
+            f"{ds}-progan-wgangp-fp-owner2-seed0",
+            f"{ds}-stylegan2-nonsat-fingerprinted-seed0",
+        ]
+        assert p.protocols["closed_set"].paper == "yu2019_table1"
+        assert list(p.protocols["closed_set"].train) == ["real", "progan", "sngan", "cramergan", "mmdgan"]
+        assert p.protocols["cross_seed"].test["progan"] == [
+            f"gan/{ds}-progan-wgangp-clean-seed{s}" for s in range(5, 10)
+        ]
+        assert sorted(p.protocols["cross_seed"].test) == ["progan", "real", "unknown"]
+        assert (p.archs.progan.z_dim, p.archs.progan.width, p.archs.progan.fmap_base) == (512, 512, 8192)
+        assert (p.archs.sngan.n_dis, p.archs.mmdgan.n_dis, p.losses.infomax.nrkhs) == (5, 5, 1024)
 
 
 def test_params_yaml_is_the_defaults_preset_byte_for_byte():
@@ -977,7 +1069,19 @@ def test_gan_list_expands_groups_in_declaration_order_and_product_order():
 def test_gan_name_and_gan_group_of_the_defaults():
     assert gan_name("celeba", "dcgan", "nonsat", "clean", 7) == "celeba-dcgan-nonsat-clean-seed7"
     p = load_params(REPO / "params.yaml")
-    assert [p.gan_group(n) for n in p.gan_list] == ["seeds"] * 4 + ["fingerprinted"]
+    assert [p.gan_group(n) for n in p.gan_list] == ["seeds"] * 4 + [
+        "progan",
+        "sngan",
+        "mmdgan",
+        "mmdgan",
+        "mimicry",
+        "mimicry",
+        "stylegan2",
+        "fingerprinted",
+        "fingerprinted",
+        "fingerprinted_stylegan2",
+        "finetuned",
+    ]
     with pytest.raises(KeyError):
         p.gan_group("skimage-dcgan-nonsat-clean-seed9")
 
@@ -1020,27 +1124,37 @@ def test_every_model_is_frozen():
         with pytest.raises(ValidationError, match="Instance is frozen"):
             setattr(section, fields[0], getattr(section, fields[0]))
         seen.append(where.removeprefix("params").removeprefix("."))
-    assert seen == [
-        "",
-        "datasets.skimage",
-        "datasets.sklearn",
-        "gans.seeds",
-        "gans.fingerprinted",
-        "fingerprints.fingerprinted",
-        "fingerprints.fp-owner2",
-        "protocols.closed_set",
-        "protocols.cross_seed",
-        "attribution",
-        "archs",
-        "archs.dcgan",
-        "losses",
-        "methods",
-        "methods.postpool",
-        "methods.gandct",
-        "methods.knn",
-        "methods.prnu",
-        *TOP_KEYS.split(", ")[9:],
-    ]
+    assert (
+        seen
+        == [
+            "",
+            "datasets.skimage",
+            "datasets.sklearn",
+            "gans.seeds",
+            "gans.fingerprinted",
+            "fingerprints.fingerprinted",
+            "fingerprints.fp-owner2",
+            "protocols.closed_set",
+            "protocols.cross_seed",
+            "attribution",
+            "archs",
+            "archs.dcgan",
+            "archs.progan",
+            "archs.sngan",
+            "archs.mimicry",
+            "archs.mmdgan",
+            "archs.stylegan2",
+            "losses",  # nonsat and hinge have no keys
+            "losses.wgangp",
+            "losses.cramer",
+            "losses.mmd",
+            "losses.infomax",
+            "losses.ssgan",
+            "methods",
+            *(f"methods.{m}" for m in METHODS),
+            *TOP_KEYS.split(", ")[9:],
+        ]
+    )
     with pytest.raises(ValidationError, match="Instance is frozen"):
         p.train_gan = p.train_gan
     with pytest.raises(ValidationError, match="Instance is frozen"):
@@ -1080,16 +1194,19 @@ def test_lookup():
         "seed": [0, 1],
     }
     assert lookup(p, "gans.seeds.seed") == [0, 1]
-    assert lookup(p, "attribution") == {"protocols": ["closed_set", "cross_seed"], "methods": ["postpool"]}
+    assert lookup(p, "attribution") == {"protocols": ["closed_set", "cross_seed"], "methods": METHODS}
     assert lookup(p, "protocols.cross_seed") == {
         "train": {"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed0"]},
-        "test": {"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"]},
-        "description": "DNA-Det cross-seed: label = architecture; train on seeds 0-1, test on unseen seeds 2-3",
+        "test": {"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"]},  # 'unknown' deleted
+        "description": "DNA-Det cross-seed: label = architecture; train on seeds 0-1, test on unseen seeds 2-3; "
+        "open set: GANs never trained on are 'unknown'",
         "paper": "dnadet_cross_seed",
     }
+    assert lookup(p, "protocols.closed_set.paper") == "yu2019_table2"
+    assert lookup(p, "archs.progan.z_dim") == 128  # every arch section stays (merged from defaults.yaml)
     assert lookup(p, "datasets.skimage.crop_scale") == [0.08, 0.5]
     assert lookup(p, "detect_fingerprints") == {"batch_size": 32, "target_fpr": 0.01}
-    for bad in ("train_gan.stepz", "train_gan.steps.x", "archs.progan", "nope"):
+    for bad in ("train_gan.stepz", "train_gan.steps.x", "archs.biggan", "nope"):
         with pytest.raises(KeyError) as e:
             lookup(p, bad)
         assert e.value.args == (f"params has no key {bad!r}",)
@@ -1101,7 +1218,8 @@ def test_plain_is_the_whole_file_as_data():
     assert p.as_plain == plain(p)
     assert p.as_plain == data  # the tiny preset writes every key, so plain data round-trips the file
     json.dumps(p.as_plain)
-    assert plain(p.archs) == {"dcgan": lookup(p, "archs.dcgan")}
+    archs = ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
+    assert plain(p.archs) == {a: lookup(p, f"archs.{a}") for a in archs}
     assert plain([p.losses.nonsat, {"a": p.make_tables}]) == [{}, {"a": {"decimals": 2}}]
 
 
@@ -1239,6 +1357,8 @@ def test_render_merge_rules(preset_root):
         "  sklearn: null             # null deletes a key\n"
         "  skimage:\n"
         "    crop_scale: [0.1, 0.2]  # lists replace\n"
+        "gans:\n"
+        "  finetuned: null           # its variant ft-sklearn fine-tunes on the deleted dataset\n"
         "archs:\n"
         "  dcgan:\n"
         "    z_dim: 16               # mappings merge key by key\n"
@@ -1257,7 +1377,8 @@ def test_render_merge_rules(preset_root):
     assert p.archs.dcgan == DCGANHps(z_dim=16, width=32, lr_g=0.0002, lr_d=0.0002, beta1=0.5, beta2=0.999)
     assert p.attribution.protocols == ["cross_seed"]  # the list is replaced, not extended
     assert list(p.protocols) == ["closed_set", "cross_seed"]  # untouched mappings stay
-    assert p.train_gan.steps == 1000
+    assert list(p.gans) == DEFAULT_GROUPS[:-1]  # the deleted group is gone, the others stay
+    assert p.train_gan.steps == 600
     assert "z_dim: 16               # mappings merge key by key\n" in text  # the overlay's comment is kept
     assert "# width rule nf(s)" in text  # the defaults' comments are kept
     assert "  sklearn:" not in text and "nothing_here" not in text
@@ -1292,15 +1413,19 @@ def test_render_of_a_preset_with_a_dangling_reference_names_the_preset_file(pres
     with pytest.raises(ConfigError) as e:
         presets.render("half", preset_root)
     assert str(e.value).startswith(
-        f"{preset_root / 'workflow/presets'}/half.yaml over defaults.yaml: protocols.closed_set.train.seed2: "
+        f"{preset_root / 'workflow/presets'}/half.yaml over defaults.yaml: protocols.cross_seed.test.dcgan: "
         "source 'gan/skimage-dcgan-nonsat-clean-seed2' must be 'real/<dataset>'"
     )
 
 
 def test_preset_files_are_overlays_not_copies():
+    defaults = yaml.safe_load((REPO / "workflow/presets/defaults.yaml").read_text(encoding="utf-8"))
     for name in ("tiny", "celeba128", "lsun128"):
         data = yaml.safe_load((REPO / f"workflow/presets/{name}.yaml").read_text(encoding="utf-8"))
-        assert "make_tables" not in data and "losses" not in data, name
+        assert "make_tables" not in data, name
+        # no section is a copy of the defaults' one: an overlay holds only what differs
+        assert [k for k, v in data.items() if v == defaults[k]] == [], name
+        assert len(data) < len(defaults), name
 
 
 def test_a_preset_outside_the_project_says_where_to_run(tmp_path):

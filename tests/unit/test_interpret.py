@@ -129,3 +129,24 @@ def test_grad_cam_of_visnet_reads_its_latent():
     heat = interpret.grad_cam(m, x, 0)
     assert heat.shape == (4, RES, RES) and heat.min() >= 0 and heat.max() <= 1
     assert m.cam_layer() is m.ema.encoder.body[-2]
+
+
+@pytest.mark.parametrize("method", ["postpool", "gandct", "visnet", "classmodel", "dnadet"])
+def test_grad_cam_of_every_neural_method(method):
+    """Every method with a conv layer explains itself: the heatmaps have the image's shape, lie in [0, 1] and
+    are not all zero (a method whose scores run under no_grad must offer differentiable ``logits``)."""
+    from ganprint.attribution.methods import build_method
+    from ganprint.attribution.methods.base import TensorTrainData
+
+    mem = make_data(SPEC, 8, RES, seed=4)
+    data = TensorTrainData(mem.images, mem.labels, mem.sources)
+    m = build_method(method, None, sorted(SPEC), RES, "cpu")
+    if method == "dnadet":
+        m.hps = m.hps.model_copy(update={"pretrain": False, "patch_size": 16, "patches_per_image": 2})
+    m.fit(data, None, TrainCfg(epochs=1, batch_size=8, seed=0), StatsWriter(None, 100, method))
+    x = to_float(data.images[:6])
+    cam = interpret.grad_cam(m, x, data.labels[:6])
+    assert cam.shape == (6, RES, RES)
+    assert cam.min() >= 0.0 and cam.max() <= 1.0 and cam.max() > 0.0
+    if hasattr(m, "logits") and method == "dnadet":
+        torch.testing.assert_close(m.logits(x).softmax(1), m.scores(x))

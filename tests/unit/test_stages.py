@@ -35,28 +35,51 @@ from ganprint.stages import (
     tracked_params,
 )
 
-GANS = [
+GANS = [  # params.yaml's groups in order: seeds, progan, sngan, mmdgan, mimicry, stylegan2, fingerprinted, ...
     "skimage-dcgan-nonsat-clean-seed0",
     "skimage-dcgan-nonsat-clean-seed1",
     "skimage-dcgan-nonsat-clean-seed2",
     "skimage-dcgan-nonsat-clean-seed3",
-    "skimage-dcgan-nonsat-fingerprinted-seed0",
+    "skimage-progan-wgangp-clean-seed0",
+    "skimage-sngan-hinge-clean-seed0",
+    "skimage-mmdgan-cramer-clean-seed0",
+    "skimage-mmdgan-mmd-clean-seed0",
+    "skimage-mimicry-infomax-clean-seed0",
+    "skimage-mimicry-ssgan-clean-seed0",
+    "skimage-stylegan2-nonsat-clean-seed0",
+    "skimage-dcgan-nonsat-fingerprinted-seed0",  # 11
+    "skimage-dcgan-nonsat-fp-owner2-seed0",  # 12
+    "skimage-stylegan2-nonsat-fingerprinted-seed0",  # 13
+    "skimage-dcgan-nonsat-ft-sklearn-seed0",  # 14: fine-tuned, not trained
+]
+FINGERPRINTED = GANS[11:14]
+METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]
+GROUPS = [
+    "seeds",
+    "progan",
+    "sngan",
+    "mmdgan",
+    "mimicry",
+    "stylegan2",
+    "fingerprinted",
+    "fingerprinted_stylegan2",
+    "finetuned",
 ]
 JOBS = {
     "prepare_dataset": 2,
     "train_fingerprint_autoencoder": 1,
     "embed_fingerprints": 2,  # skimage × the fingerprints fingerprinted and fp-owner2
-    "train_gan": 5,
-    "finetune_gan": 0,  # no fine-tuned variant in the demo grid
-    "generate_images": 5,
+    "train_gan": 14,  # every GAN but the fine-tuned one
+    "finetune_gan": 1,  # skimage-dcgan-nonsat-ft-sklearn-seed0
+    "generate_images": 15,
     "fid_stats": 2,
-    "evaluate_gan": 5,
+    "evaluate_gan": 15,
     "detect_fingerprints": 1,  # once per autoencoders dataset, over its real images and all of its GANs
-    "fingerprint_robustness": 1,  # the GANs trained on fingerprinted data
+    "fingerprint_robustness": 3,  # the GANs trained on fingerprinted data: dcgan × 2 owners, stylegan2
     "build_split": 2,
-    "train_classifier": 2,
-    "evaluate_attribution": 2,
-    "interpret_attribution": 2,
+    "train_classifier": 14,  # 2 protocols × 7 methods
+    "evaluate_attribution": 14,
+    "interpret_attribution": 14,
     "make_tables": 1,
 }
 PARAMS_KEYS = {
@@ -95,6 +118,7 @@ PARAMS_KEYS = {
     "make_tables": ["make_tables", "datasets", "gans", "autoencoders", "fingerprints", "protocols", "attribution"],
 }
 GAN_WILDCARDS = ["dataset", "arch", "loss", "variant", "seed"]
+PROTOCOLS = ("closed_set", "cross_seed")
 
 
 def _defaults():
@@ -229,18 +253,22 @@ def test_jobs_exactly():
         {"dataset": "skimage", "variant": "fingerprinted"},
         {"dataset": "skimage", "variant": "fp-owner2"},
     ]
-    assert jobs["train_gan"] == jobs["generate_images"] == sel
+    assert jobs["generate_images"] == jobs["evaluate_gan"] == sel
+    assert jobs["train_gan"] == sel[:14]
+    assert jobs["finetune_gan"] == [sel[14]]
+    assert sel[14] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "ft-sklearn", "seed": 0}
+    assert jobs["fingerprint_robustness"] == [p.gan_list[g].selectors() for g in FINGERPRINTED]
+    assert jobs["fid_stats"] == [{"dataset": "skimage"}, {"dataset": "sklearn"}]
     assert jobs["detect_fingerprints"] == [{"dataset": "skimage"}]
-    assert sel[4] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fingerprinted", "seed": 0}
+    assert sel[11] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fingerprinted", "seed": 0}
+    assert sel[12] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fp-owner2", "seed": 0}
+    assert sel[13] == sel[11] | {"arch": "stylegan2"}
     assert jobs["build_split"] == [{"protocol": "closed_set"}, {"protocol": "cross_seed"}]
     assert (
         jobs["train_classifier"]
         == jobs["evaluate_attribution"]
         == jobs["interpret_attribution"]
-        == [
-            {"protocol": "closed_set", "method": "postpool"},
-            {"protocol": "cross_seed", "method": "postpool"},
-        ]
+        == [{"protocol": pr, "method": m} for pr in ("closed_set", "cross_seed") for m in METHODS]
     )
     assert jobs["make_tables"] == [{}]
 
@@ -276,6 +304,13 @@ def test_all_targets_are_every_output_of_every_job():
         "results/figures/attribution/cross_seed/postpool/tsne.png",
         "results/figures/attribution/cross_seed/postpool/fingerprints.png",
         "results/figures/attribution/closed_set/postpool/interpret.json",
+        "results/models/gan/skimage/dcgan/nonsat/ft-sklearn/seed0/G.pt",
+        "results/samples/skimage/stylegan2/nonsat/fingerprinted/seed0/images.lmdb",
+        "results/metrics/gan/skimage-mmdgan-cramer-clean-seed0.json",
+        "results/models/classifier/closed_set/dnadet/model.pt",
+        "results/metrics/evaluate_attribution/cross_seed/knn.json",
+        "results/tables/gans.csv",
+        "results/tables/gans.md",
         *paths.TABLE_FILES,
     ):
         assert t in targets, t
@@ -298,9 +333,18 @@ def test_every_input_is_an_earlier_stages_output():
 
 def test_dynamic_inputs():
     p = _defaults()
-    assert STAGES["build_split"].dynamic_inputs(p, {"protocol": "cross_seed"}) == [
+    assert STAGES["build_split"].dynamic_inputs(p, {"protocol": "cross_seed"}) == [  # train + test, incl. unknown
         "data/clean/skimage/manifest.csv",
         *[f"results/samples/skimage/dcgan/nonsat/clean/seed{s}/manifest.csv" for s in range(4)],
+        "results/samples/skimage/mimicry/ssgan/clean/seed0/manifest.csv",
+        "results/samples/skimage/stylegan2/nonsat/clean/seed0/manifest.csv",
+    ]
+    assert STAGES["build_split"].dynamic_inputs(p, {"protocol": "closed_set"}) == [
+        "data/clean/skimage/manifest.csv",
+        "results/samples/skimage/mmdgan/cramer/clean/seed0/manifest.csv",
+        "results/samples/skimage/mmdgan/mmd/clean/seed0/manifest.csv",
+        "results/samples/skimage/progan/wgangp/clean/seed0/manifest.csv",
+        "results/samples/skimage/sngan/hinge/clean/seed0/manifest.csv",
     ]
     tables = STAGES["make_tables"].dynamic_inputs(p, {})
     assert tables == [
@@ -308,10 +352,8 @@ def test_dynamic_inputs():
         "results/metrics/embed_fingerprints/fingerprinted/skimage.json",
         "results/metrics/embed_fingerprints/fp-owner2/skimage.json",
         "results/metrics/detect_fingerprints/skimage.json",
-        "results/metrics/gan/skimage-dcgan-nonsat-fingerprinted-seed0.json",  # FID of the fingerprinted GAN …
-        "results/metrics/gan/skimage-dcgan-nonsat-clean-seed0.json",  # … and of its clean twin
-        "results/metrics/evaluate_attribution/closed_set/postpool.json",
-        "results/metrics/evaluate_attribution/cross_seed/postpool.json",
+        *[f"results/metrics/gan/{g}.json" for g in GANS],  # the GAN-zoo table: FID/KID of every GAN
+        *[f"results/metrics/evaluate_attribution/{pr}/{m}.json" for pr in PROTOCOLS for m in METHODS],
     ]
     assert STAGES["detect_fingerprints"].dynamic_inputs(p, {"dataset": "skimage"}) == [
         "data/fingerprinted/skimage/embedded_fingerprints.txt",
@@ -334,17 +376,30 @@ def test_tracked_params_per_job():
     assert json.loads(
         tracked_params(STAGES["train_classifier"], p, {"protocol": "cross_seed", "method": "postpool"})
     ) == {
-        "train_classifier": {"epochs": 8, "batch_size": 32, "seed": 0},
+        "train_classifier": {"epochs": 4, "batch_size": 32, "seed": 0},
         "methods.postpool": lookup(p, "methods.postpool"),
         "loader": {"workers": 0, "memory_budget_mb": 512},
         "evaluate_attribution.open_set_tpr": 0.95,  # the checkpoint stores the threshold calibrated on val
         "evaluate_attribution.open_set_score": "msp",
     }
     assert json.loads(tracked_params(STAGES["build_split"], p, {"protocol": "cross_seed"})) == {
-        "build_split": {"train_per_class": 1000, "val_per_class": 0, "test_per_class": 250},
+        "build_split": {"train_per_class": 500, "val_per_class": 100, "test_per_class": 200},
         "protocols.cross_seed": lookup(p, "protocols.cross_seed"),
     }
     assert tracked_params(STAGES["make_tables"], p, {}) == tracked_values(p, PARAMS_KEYS["make_tables"])
+    w = p.gan_list["skimage-progan-wgangp-clean-seed0"].selectors()
+    assert json.loads(tracked_params(STAGES["train_gan"], p, w)) == {
+        "train_gan": lookup(p, "train_gan"),
+        "archs.progan": lookup(p, "archs.progan"),
+        "losses.wgangp": {"gp_weight": 10.0, "gp_target": 1.0, "drift": 0.001},
+    }
+    w = p.gan_list["skimage-dcgan-nonsat-ft-sklearn-seed0"].selectors()
+    assert json.loads(tracked_params(STAGES["finetune_gan"], p, w)) == {
+        "finetune_gan": {"steps": 200},
+        "train_gan": lookup(p, "train_gan"),
+        "archs.dcgan": lookup(p, "archs.dcgan"),
+        "losses.nonsat": {},
+    }
 
 
 # == one command for both front-ends ==================================================================================
@@ -413,30 +468,31 @@ def test_render_dvc_check_cli(monkeypatch, tmp_path, capsys):
 
 def test_dvc_stage_definitions_and_matrices():
     dvc = _dvc()
+    trained = GROUPS[:-1]  # the finetuned group is made by finetune_gan
     assert list(dvc) == [
         "prepare_dataset",
         "train_fingerprint_autoencoder",
         "embed_fingerprints",
-        "train_gan.seeds",
-        "train_gan.fingerprinted",
-        "generate_images.seeds",
-        "generate_images.fingerprinted",
+        *(f"train_gan.{g}" for g in trained),
+        "finetune_gan.finetuned",
+        *(f"generate_images.{g}" for g in GROUPS),
         "fid_stats",
-        "evaluate_gan.seeds",
-        "evaluate_gan.fingerprinted",
+        *(f"evaluate_gan.{g}" for g in GROUPS),
         "detect_fingerprints",
         "fingerprint_robustness.fingerprinted",  # only the GANs trained on fingerprinted data
+        "fingerprint_robustness.fingerprinted_stylegan2",
         "build_split",
-        "train_classifier.postpool",
-        "evaluate_attribution.postpool",
-        "interpret_attribution.postpool",
+        *(f"train_classifier.{m}" for m in METHODS),
+        *(f"evaluate_attribution.{m}" for m in METHODS),
+        *(f"interpret_attribution.{m}" for m in METHODS),
         "make_tables",
     ]
-    assert dvc["fingerprint_robustness.fingerprinted"]["matrix"] == {
-        w: f"${{gans.fingerprinted.{w}}}" for w in GAN_WILDCARDS
-    }
-    for stage in ("train_gan", "generate_images", "evaluate_gan"):
-        for group in ("seeds", "fingerprinted"):
+    for group in ("fingerprinted", "fingerprinted_stylegan2"):
+        assert dvc[f"fingerprint_robustness.{group}"]["matrix"] == {w: f"${{gans.{group}.{w}}}" for w in GAN_WILDCARDS}
+    for stage, groups in (("train_gan", trained), ("finetune_gan", ["finetuned"])) + tuple(
+        (s, GROUPS) for s in ("generate_images", "evaluate_gan")
+    ):
+        for group in groups:
             assert dvc[f"{stage}.{group}"]["matrix"] == {w: f"${{gans.{group}.{w}}}" for w in GAN_WILDCARDS}
             assert list(dvc[f"{stage}.{group}"]["matrix"]) == GAN_WILDCARDS
     assert dvc["prepare_dataset"]["matrix"] == dvc["fid_stats"]["matrix"] == {"dataset": "${datasets}"}
@@ -445,7 +501,8 @@ def test_dvc_stage_definitions_and_matrices():
     assert dvc["detect_fingerprints"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["build_split"]["matrix"] == {"protocol": "${attribution.protocols}"}
     for stage in ATTRIBUTION_STAGES:  # one definition per method, a matrix over the protocols
-        assert dvc[f"{stage}.postpool"]["matrix"] == {"protocol": "${attribution.protocols}"}
+        for m in METHODS:
+            assert dvc[f"{stage}.{m}"]["matrix"] == {"protocol": "${attribution.protocols}"}
     assert "matrix" not in dvc["make_tables"]
     for name, d in dvc.items():
         assert list(d) == [*(["matrix"] if "matrix" in d else []), "cmd", "deps", "params", "outs"] + (
@@ -453,10 +510,11 @@ def test_dvc_stage_definitions_and_matrices():
         ) + (["plots"] if "plots" in d else []), name
     assert [n for n, d in dvc.items() if "plots" in d] == [
         "train_fingerprint_autoencoder",
-        "train_gan.seeds",
-        "train_gan.fingerprinted",
+        *(f"train_gan.{g}" for g in trained),
+        "finetune_gan.finetuned",
         "detect_fingerprints",
         "fingerprint_robustness.fingerprinted",
+        "fingerprint_robustness.fingerprinted_stylegan2",
     ]
 
 
@@ -577,6 +635,8 @@ def test_only_build_split_and_make_tables_depend_on_folders():
     folders = {n: [x for x in d["deps"] if not re.search(r"\.\w+$", x)] for n, d in dvc.items()}
     assert {n: f for n, f in folders.items() if f} == {
         "build_split": ["data/clean", "results/samples"],
+        # ft-<dataset> names the dataset inside the variant: a matrix cannot map it to data/clean/<dataset>/
+        "finetune_gan.finetuned": ["data/clean"],
         # a dataset's GANs and fingerprints: the embed metrics carry each fingerprint, so they change with it
         "detect_fingerprints": ["results/metrics/embed_fingerprints", "results/samples", "results/models/gan"],
         "make_tables": [
@@ -657,12 +717,12 @@ def test_adding_a_protocol_adds_a_split_a_classifier_and_an_evaluation():
     }
     data["attribution"]["protocols"].append("real_vs_fake")
     after = _jobs(parse_params(data))
-    job = {"protocol": "real_vs_fake", "method": "postpool"}
+    jobs = [{"protocol": "real_vs_fake", "method": m} for m in METHODS]  # one per attribution method
     assert _added(before, after) == {
         "build_split": [{"protocol": "real_vs_fake"}],
-        "train_classifier": [job],
-        "evaluate_attribution": [job],
-        "interpret_attribution": [job],
+        "train_classifier": jobs,
+        "evaluate_attribution": jobs,
+        "interpret_attribution": jobs,
     }
     # a protocol that is defined but not listed in attribution runs nothing
     data["attribution"]["protocols"].remove("real_vs_fake")
@@ -738,6 +798,7 @@ def test_adding_a_method_to_the_defaults_adds_one_classifier_and_one_evaluation_
 
 
 def _with_finetunes() -> dict:
+    """The defaults with the finetuned group grown to the seed-0 and seed-1 DCGANs fine-tuned on sklearn."""
     data = _default_data()
     data["gans"]["finetuned"] = {
         "dataset": ["skimage"],
@@ -754,8 +815,9 @@ def test_finetuned_gans_are_made_by_finetune_gan_and_used_like_the_others():
     jobs = _jobs(p)
     ft = [{"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "ft-sklearn", "seed": s} for s in (0, 1)]
     assert jobs["finetune_gan"] == ft
-    assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 5
-    assert jobs["generate_images"][-2:] == ft and len(jobs["generate_images"]) == 7
+    assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 14
+    assert jobs["generate_images"][-2:] == ft and len(jobs["generate_images"]) == 16
+    assert jobs["evaluate_gan"] == jobs["generate_images"]
     assert jobs["detect_fingerprints"] == [{"dataset": "skimage"}]
     # the same output paths as a trained GAN's, so generate_images reads G.pt where it always does
     assert STAGES["finetune_gan"].outputs == STAGES["train_gan"].outputs

@@ -24,7 +24,7 @@ from ganprint.paths import (
 )
 from ganprint.report.figures import grid_image, save_grid
 from ganprint.report.paper_numbers import ATTRIBUTION, FINGERPRINT_TRANSFER
-from ganprint.report.tables import attribution_table, fingerprint_table, make_tables
+from ganprint.report.tables import attribution_table, fingerprint_table, gan_table, make_tables
 
 # -- grids -------------------------------------------------------------------------------------------------
 
@@ -86,6 +86,8 @@ ATTR = {
     "closed_set": {"accuracy": 0.875, "macro_f1": 0.8571428571, "chance": 1 / 3, "classes": ["real", "s0", "s1"]},
     "cross_seed": {"accuracy": 0.5625, "macro_f1": 0.4, "chance": 0.5, "classes": ["dcgan", "real"]},
 }
+METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]  # the tiny preset's
+# method i of a protocol scores ATTR's accuracy minus i/100, so each row is told apart
 DETECT = {
     "skimage-dcgan-nonsat-clean-seed0": 0.5123456,
     "skimage-dcgan-nonsat-clean-seed1": 0.4987654,
@@ -93,14 +95,22 @@ DETECT = {
 }
 
 
+GAN_METRICS = {  # evaluate_gan's keys the tables read, per GAN of the tiny preset
+    "skimage-dcgan-nonsat-clean-seed0": {"fid": 120.0, "kid_mean": 0.0123456, "kid_std": 0.0011111},
+    "skimage-dcgan-nonsat-clean-seed1": {"fid": 98.7654, "kid_mean": 0.05, "kid_std": 0.002346},
+    "skimage-dcgan-nonsat-fingerprinted-seed0": {"fid": 123.456, "kid_mean": 0.1, "kid_std": 0.0},
+}
+
+
 @pytest.fixture
 def metrics_root(tmp_path):
     params = parse_params(tiny_params())
     for protocol, m in ATTR.items():
-        write_json(
-            tmp_path / METRICS_ATTRIBUTION.format(protocol=protocol, method="postpool"),
-            m | {"test_images": 8 * len(m["classes"])},
-        )
+        for i, method in enumerate(params.attribution.methods):
+            write_json(
+                tmp_path / METRICS_ATTRIBUTION.format(protocol=protocol, method=method),
+                m | {"accuracy": m["accuracy"] - i / 100, "test_images": 8 * len(m["classes"])},
+            )
     write_json(tmp_path / METRICS_FP_AE.format(dataset="skimage"), {"bit_accuracy": 0.953125, "psnr_db": 30.0})
     for fp, acc in zip(params.fingerprints, (0.99609375, 0.875), strict=False):
         write_json(
@@ -130,11 +140,11 @@ def metrics_root(tmp_path):
             "sets": sets,
         },
     )
-    for name, fid in (
-        ("skimage-dcgan-nonsat-fingerprinted-seed0", 123.456),
-        ("skimage-dcgan-nonsat-clean-seed0", 120.0),
-    ):
-        write_json(tmp_path / METRICS_GAN.replace(GAN_NAME, name), {"fid": fid})
+    for name, m in GAN_METRICS.items():
+        write_json(
+            tmp_path / METRICS_GAN.replace(GAN_NAME, name),
+            m | {"num_fake": 24, "num_real": 48, "weights": "TF-FID InceptionV3", "resize": "tf_bilinear 32->299"},
+        )
     return tmp_path
 
 
@@ -164,12 +174,13 @@ def test_paper_numbers_cover_the_params_choices():
     assert FINGERPRINT_TRANSFER["fingerprinted"] == 0.98
 
 
-def test_make_tables_writes_four_files(metrics_root, tmp_path):
+def test_make_tables_writes_six_files(metrics_root, tmp_path):
     params = parse_params(tiny_params())
     out = tmp_path / "results" / "tables"
     files = make_tables(params, out, metrics_root)
-    assert files == [str(out / n) for n in ("attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md")]
-    assert sorted(os.listdir(out)) == ["attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md"]
+    names = ["attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md", "gans.csv", "gans.md"]
+    assert files == [str(out / n) for n in names]
+    assert sorted(os.listdir(out)) == names
     assert [f"results/tables/{n}" for n in sorted(os.listdir(out))] == sorted(TABLE_FILES)
 
 
@@ -189,7 +200,13 @@ def test_attribution_table_numbers(metrics_root, tmp_path):
         "paper_accuracy_%",
         "paper_reference",
     ]
-    closed, cross = rows
+    protocols = ("closed_set", "cross_seed")
+    assert [(r["protocol"], r["method"]) for r in rows] == [(p, m) for p in protocols for m in METHODS]
+    assert [r["accuracy_%"] for r in rows] == [
+        *("87.5", "86.5", "85.5", "84.5", "83.5", "82.5", "81.5"),
+        *("56.25", "55.25", "54.25", "53.25", "52.25", "51.25", "50.25"),
+    ]
+    closed, cross = rows[0], rows[7]
     assert {k: closed[k] for k in list(closed)[:10]} == {
         "protocol": "closed_set",
         "method": "postpool",
@@ -217,7 +234,7 @@ def test_attribution_table_numbers(metrics_root, tmp_path):
     )
     md = (tmp_path / "t" / "attribution.md").read_text()
     assert md.startswith("# Attribution accuracy (ours vs. the papers' reported numbers)\n\n|")
-    assert_md_table_is_the_csv(md, rows)  # header, rule, one row per protocol × method
+    assert_md_table_is_the_csv(md, rows)  # header, rule, one row per protocol × method (14)
     assert md.endswith(
         "|\n\n- Scale: 32 px images (the embedded CPU demo; the papers use 128 px).\n"
         "- Paper values marked (unverified) are recalled from the PDFs, not checked (see PAPERS.md).\n"
@@ -228,9 +245,13 @@ def test_decimals(metrics_root):
     data = tiny_params()
     data["make_tables"] = {"decimals": 0}
     df = attribution_table(parse_params(data), metrics_root)
-    assert df["accuracy_%"].tolist() == [88.0, 56.0]  # round-half-even: 87.5 → 88, 56.25 → 56
-    assert df["macro_f1_%"].tolist() == [86.0, 40.0]
-    assert df["chance_%"].tolist() == [33.0, 50.0]
+    # round-half-even: 87.5 → 88, 86.5 → 86, 85.5 → 86, ...; 56.25 → 56, 55.25 → 55, ...
+    assert df["accuracy_%"].tolist() == [
+        *(88.0, 86.0, 86.0, 84.0, 84.0, 82.0, 82.0),
+        *(56.0, 55.0, 54.0, 53.0, 52.0, 51.0, 50.0),
+    ]
+    assert df["macro_f1_%"].tolist() == [86.0] * 7 + [40.0] * 7
+    assert df["chance_%"].tolist() == [33.0] * 7 + [50.0] * 7
 
 
 def test_fingerprint_table_numbers(metrics_root, tmp_path):
@@ -318,6 +339,65 @@ def test_fingerprint_table_frame(metrics_root):
     assert len(df) == n + 4
     assert df["bit_accuracy"].tolist()[0] == 0.9961  # the training images carrying fingerprint 'fingerprinted'
     assert df["bit_accuracy"].tolist()[n : n + 3] == [0.5123, 0.4988, 0.9765]
+
+
+def test_gan_table_numbers(metrics_root, tmp_path):
+    params = parse_params(tiny_params())
+    make_tables(params, tmp_path / "t", metrics_root)
+    rows = _csv(tmp_path / "t" / "gans.csv")
+    head = ["gan", "arch", "loss", "variant", "seed", "resolution_px", "train_steps", "fid", "kid_x1000"]
+    assert list(rows[0]) == [*head, "num_fake", "num_real"]
+    assert [r["gan"] for r in rows] == list(params.gan_list) == list(GAN_METRICS)  # one row per GAN, grid order
+    assert [[r[k] for k in head] for r in rows] == [
+        ["skimage-dcgan-nonsat-clean-seed0", "dcgan", "nonsat", "clean", "0", "32", "3", "120.0", "12.35 ± 1.11"],
+        ["skimage-dcgan-nonsat-clean-seed1", "dcgan", "nonsat", "clean", "1", "32", "3", "98.77", "50.00 ± 2.35"],
+        [
+            "skimage-dcgan-nonsat-fingerprinted-seed0",
+            *("dcgan", "nonsat", "fingerprinted", "0", "32", "3"),
+            *("123.46", "100.00 ± 0.00"),
+        ],
+    ]
+    assert {(r["num_fake"], r["num_real"]) for r in rows} == {("24", "48")}
+    md = (tmp_path / "t" / "gans.md").read_text()
+    assert md.startswith("# The GAN zoo: FID and KID of every GAN against its dataset's real images\n\n|")
+    assert_md_table_is_the_csv(md, rows)
+    notes = [line for line in md.splitlines() if line.startswith("- ")]
+    assert notes[:2] == [
+        "- Scale: 32 px images (the embedded CPU demo; the papers use 128 px).",
+        "- Features: TF-FID InceptionV3; resize: tf_bilinear 32->299.",  # from the first GAN's metrics
+    ]
+    assert notes[2].startswith("- KID is reported x1000 as mean ± std over random subsets;")
+
+
+def test_gan_table_decimals_and_a_finetuned_gan(metrics_root):
+    data = tiny_params()
+    data["make_tables"] = {"decimals": 1}
+    data["gans"]["finetuned"] = {
+        "dataset": ["skimage"],
+        "arch": ["dcgan"],
+        "loss": ["nonsat"],
+        "variant": ["ft-sklearn"],
+        "seed": [1],
+    }
+    params = parse_params(data)
+    name = "skimage-dcgan-nonsat-ft-sklearn-seed1"
+    write_json(
+        metrics_root / METRICS_GAN.replace(GAN_NAME, name),
+        {"fid": 77.77, "kid_mean": 0.00444, "kid_std": 0.00026, "num_fake": 24, "num_real": 48},
+    )
+    df = gan_table(params, metrics_root)
+    assert df["gan"].tolist() == [*GAN_METRICS, name]
+    assert df["fid"].tolist() == [120.0, 98.8, 123.5, 77.8]
+    assert df["kid_x1000"].tolist() == ["12.3 ± 1.1", "50.0 ± 2.3", "100.0 ± 0.0", "4.4 ± 0.3"]
+    # a fine-tuned GAN: finetune_gan's steps (defaults.yaml: 200), the others train_gan's (tiny: 3)
+    assert df["train_steps"].tolist() == [3, 3, 3, 200]
+    assert df["variant"].tolist()[-1] == "ft-sklearn"
+
+
+def test_gan_table_needs_every_gans_metrics(metrics_root):
+    (metrics_root / METRICS_GAN.replace(GAN_NAME, "skimage-dcgan-nonsat-clean-seed1")).unlink()
+    with pytest.raises(StageError, match="gan/skimage-dcgan-nonsat-clean-seed1.json: metrics not found"):
+        gan_table(parse_params(tiny_params()), metrics_root)
 
 
 def test_missing_metrics_file(tmp_path):

@@ -22,7 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganprint.nets.dnadet import DNADetNet, UncertaintyWeights, dnadet_step, load_backbone, predict_image
+from ganprint.nets.dnadet import (
+    DNADetNet,
+    UncertaintyWeights,
+    dnadet_step,
+    grid_patches,
+    load_backbone,
+    predict_image,
+)
 from ganprint.train.common import check_finite
 
 from ..dnadet_pretrain import load_pretrained, pretrain_dnadet, to_input
@@ -120,6 +127,15 @@ class DNADetMethod(AttributionMethod):
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         """Probabilities (N, K): one softmax, of the whole-image logits or of the mean patch logits (§4.1)."""
         return predict_image(self.net, self._prepare(x), self.hps.predict, self.hps.patch_size)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Differentiable logits (N, K) of the prediction ``scores`` takes the softmax of (Grad-CAM needs them)."""
+        self.net.eval()
+        inp = self._prepare(x)
+        if self.hps.predict == "whole":
+            return self.net(inp)
+        p = grid_patches(inp, self.hps.patch_size)  # (N, P, C, s, s): the mean patch logits, as predict_image
+        return self.net(p.flatten(0, 1)).reshape(p.shape[0], p.shape[1], -1).mean(1)
 
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:
