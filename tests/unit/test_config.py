@@ -182,32 +182,32 @@ def test_params_yaml_loads_with_the_documented_values():
         "grid_images": 64,
     }
     assert lookup(p, "train_gan") == {
-        "steps": 600,
+        "steps": 300,
         "batch_size": 32,
         "log_every": 100,
         "data_seed": None,
-        "checkpoint_every": 200,
-        "sample_every": 100,
+        "checkpoint_every": 100,
+        "sample_every": 50,
         "grid_images": 16,
         "divergence_limit": 1e6,
         "amp": False,
         "compile": False,
     }
-    assert lookup(p, "finetune_gan") == {"steps": 200}
+    assert lookup(p, "finetune_gan") == {"steps": 100}
     assert lookup(p, "generate_images") == {"num_images": 800, "seed": 1000, "batch_size": 200}
     assert lookup(p, "fid") == {
-        "num_images": 128,
-        "num_real": 256,
+        "num_images": 64,
+        "num_real": 128,
         "batch_size": 64,
-        "kid_subset_size": 64,
+        "kid_subset_size": 32,
         "kid_subsets": 50,
-        "kid_max_real": 256,
+        "kid_max_real": 128,
         "resize": "tf_bilinear",
         "seed": 0,
     }
     assert lookup(p, "train_fingerprint_autoencoder") == {
         "bits": 32,
-        "steps": 1500,
+        "steps": 1000,
         "batch_size": 32,
         "lr": 0.0005,
         "l2_weight": 10.0,
@@ -217,7 +217,7 @@ def test_params_yaml_loads_with_the_documented_values():
         "bit_acc_threshold": 0.9,
         "seed": 0,
         "log_every": 100,
-        "schedule_scale": 0.2,
+        "schedule_scale": 0.15,
         "checkpoint_every": None,
         "stuck_after": 500,
     }
@@ -226,15 +226,15 @@ def test_params_yaml_loads_with_the_documented_values():
     assert lookup(p, "detect_fingerprints") == {"batch_size": 256, "target_fpr": 0.01}
     assert lookup(p, "fingerprint_robustness") == {
         "kinds": ["noise", "blur", "jpeg", "crop"],
-        "max_images": 100,
+        "max_images": 64,
         "batch_size": 100,
         "seed": 0,
         "quantize_bits": [8, 4],
-        "finetune_steps": 50,
+        "finetune_steps": 30,
         "finetune_fractions": [0.25, 0.5, 1.0],
     }
-    assert lookup(p, "build_split") == {"train_per_class": 500, "val_per_class": 100, "test_per_class": 200}
-    assert lookup(p, "train_classifier") == {"epochs": 4, "batch_size": 32, "seed": 0}
+    assert lookup(p, "build_split") == {"train_per_class": 400, "val_per_class": 100, "test_per_class": 200}
+    assert lookup(p, "train_classifier") == {"epochs": 3, "batch_size": 32, "seed": 0}
     assert lookup(p, "evaluate_attribution") == {
         "batch_size": 250,
         "tta": "none",
@@ -243,9 +243,9 @@ def test_params_yaml_loads_with_the_documented_values():
         "open_set_score": "msp",
     }
     assert lookup(p, "interpret_attribution") == {
-        "cam_images": 4,
+        "cam_images": 2,
         "cam_kind": "auto",
-        "tsne_images": 300,
+        "tsne_images": 150,
         "perplexity": 30.0,
         "seed": 0,
         "batch_size": 64,
@@ -1378,7 +1378,7 @@ def test_render_merge_rules(preset_root):
     assert p.attribution.protocols == ["cross_seed"]  # the list is replaced, not extended
     assert list(p.protocols) == ["closed_set", "cross_seed"]  # untouched mappings stay
     assert list(p.gans) == DEFAULT_GROUPS[:-1]  # the deleted group is gone, the others stay
-    assert p.train_gan.steps == 600
+    assert p.train_gan.steps == 300
     assert "z_dim: 16               # mappings merge key by key\n" in text  # the overlay's comment is kept
     assert "# width rule nf(s)" in text  # the defaults' comments are kept
     assert "  sklearn:" not in text and "nothing_here" not in text

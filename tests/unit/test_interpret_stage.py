@@ -121,9 +121,9 @@ def test_cli_writes_the_declared_outputs(split, models, tmp_path, monkeypatch):
     s = json.loads((out / SUMMARY).read_text())
     assert s["test_accuracy"] == 0.5
     assert s["resolved_config"]["interpret_attribution"] == {  # params.yaml's section (the demo's smaller grids)
-        "cam_images": 4,
+        "cam_images": 2,
         "cam_kind": "auto",
-        "tsne_images": 300,
+        "tsne_images": 150,
         "perplexity": 30.0,
         "seed": 0,
         "batch_size": 64,

@@ -376,14 +376,14 @@ def test_tracked_params_per_job():
     assert json.loads(
         tracked_params(STAGES["train_classifier"], p, {"protocol": "cross_seed", "method": "postpool"})
     ) == {
-        "train_classifier": {"epochs": 4, "batch_size": 32, "seed": 0},
+        "train_classifier": {"epochs": 3, "batch_size": 32, "seed": 0},
         "methods.postpool": lookup(p, "methods.postpool"),
         "loader": {"workers": 0, "memory_budget_mb": 512},
         "evaluate_attribution.open_set_tpr": 0.95,  # the checkpoint stores the threshold calibrated on val
         "evaluate_attribution.open_set_score": "msp",
     }
     assert json.loads(tracked_params(STAGES["build_split"], p, {"protocol": "cross_seed"})) == {
-        "build_split": {"train_per_class": 500, "val_per_class": 100, "test_per_class": 200},
+        "build_split": {"train_per_class": 400, "val_per_class": 100, "test_per_class": 200},
         "protocols.cross_seed": lookup(p, "protocols.cross_seed"),
     }
     assert tracked_params(STAGES["make_tables"], p, {}) == tracked_values(p, PARAMS_KEYS["make_tables"])
@@ -395,7 +395,7 @@ def test_tracked_params_per_job():
     }
     w = p.gan_list["skimage-dcgan-nonsat-ft-sklearn-seed0"].selectors()
     assert json.loads(tracked_params(STAGES["finetune_gan"], p, w)) == {
-        "finetune_gan": {"steps": 200},
+        "finetune_gan": {"steps": 100},
         "train_gan": lookup(p, "train_gan"),
         "archs.dcgan": lookup(p, "archs.dcgan"),
         "losses.nonsat": {},

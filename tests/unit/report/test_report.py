@@ -389,8 +389,8 @@ def test_gan_table_decimals_and_a_finetuned_gan(metrics_root):
     assert df["gan"].tolist() == [*GAN_METRICS, name]
     assert df["fid"].tolist() == [120.0, 98.8, 123.5, 77.8]
     assert df["kid_x1000"].tolist() == ["12.3 ± 1.1", "50.0 ± 2.3", "100.0 ± 0.0", "4.4 ± 0.3"]
-    # a fine-tuned GAN: finetune_gan's steps (defaults.yaml: 200), the others train_gan's (tiny: 3)
-    assert df["train_steps"].tolist() == [3, 3, 3, 200]
+    # a fine-tuned GAN: finetune_gan's steps (defaults.yaml: 100), the others train_gan's (tiny: 3)
+    assert df["train_steps"].tolist() == [3, 3, 3, 100]
     assert df["variant"].tolist()[-1] == "ft-sklearn"
 
 
