@@ -16,6 +16,10 @@ def dvc_project(tmp_path_factory):
     return proj
 
 
+METHODS = ("postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet")  # the tiny preset's
+STAGE_NAMES = ("train_classifier", "evaluate_attribution", "interpret_attribution")  # one DVC definition per method
+
+
 def _out_hashes(proj) -> dict:
     lock = yaml.safe_load((proj / "dvc.lock").read_text())
     return {o["path"]: o["md5"] for st in lock["stages"].values() for o in st.get("outs", [])}
@@ -23,10 +27,14 @@ def _out_hashes(proj) -> dict:
 
 def test_tables_written(smk_built):
     t = pd.read_csv(smk_built / "results" / "tables" / "attribution.csv")
-    assert list(t.protocol) == ["closed_set", "cross_seed"]
-    assert list(t.classes) == [3, 2] and list(t.test_images) == [24, 16]  # tiny: 8 test images per class
-    f = pd.read_csv(smk_built / "results" / "tables" / "fingerprints.csv")
-    assert list(f.variant) == ["fingerprinted", "clean", "clean", "fingerprinted"]
+    assert list(t.protocol) == ["closed_set"] * 7 + ["cross_seed"] * 7  # × the 7 methods
+    assert list(t.classes) == [3] * 7 + [2] * 7 and list(t.test_images) == [24] * 7 + [16] * 7  # 8 per class
+    g = pd.read_csv(smk_built / "results" / "tables" / "gans.csv")
+    assert list(g.gan) == [
+        "skimage-dcgan-nonsat-clean-seed0",
+        "skimage-dcgan-nonsat-clean-seed1",
+        "skimage-dcgan-nonsat-fingerprinted-seed0",
+    ]
     assert (smk_built / "results" / "tables" / "attribution.md").read_text().startswith("# Attribution")
 
 
@@ -43,38 +51,45 @@ def test_dvc_then_snakemake_has_nothing_to_do(dvc_project):
 
 def test_both_front_ends_write_identical_artifacts(smk_built, dvc_project):
     a, b = _out_hashes(smk_built), _out_hashes(dvc_project)
-    assert len(a) == 68  # every output of the 20 stages
+    assert len(a) == 222  # every output of the 63 stages
     assert a == b
 
 
 def test_changing_one_stage_param_reruns_only_its_branch(smk_project):
     edit_params(smk_project, lambda p: p["evaluate_attribution"].update(batch_size=7))
-    assert dvc_stale(smk_project) == [
-        "evaluate_attribution@closed_set-postpool",
-        "evaluate_attribution@cross_seed-postpool",
-    ]
-    assert planned_jobs(smk_project) == {"evaluate_attribution": 2, "make_tables": 1}
+    assert dvc_stale(smk_project) == sorted(
+        f"evaluate_attribution.{m}@{p}" for m in METHODS for p in ("closed_set", "cross_seed")
+    )
+    # the figures read the evaluation's metrics: they follow (DVC lists them once the metrics change)
+    assert planned_jobs(smk_project) == {"evaluate_attribution": 14, "interpret_attribution": 14, "make_tables": 1}
 
 
 def test_one_more_gan_reruns_exactly_its_jobs(smk_project):
     edit_params(smk_project, lambda p: p["gans"]["seeds"].update(seed=[0, 1, 2]))
     new = "skimage-dcgan-nonsat-clean-2"
+    # detect_fingerprints runs once per dataset over all of its GANs: the skimage job reads the new samples too
     assert planned_jobs(smk_project) == {
         "train_gan": 1,
         "generate_images": 1,
+        "evaluate_gan": 1,
         "detect_fingerprints": 1,
         "make_tables": 1,
     }
-    assert dvc_stale(smk_project) == sorted(
-        [f"train_gan.seeds@{new}", f"generate_images.seeds@{new}", f"detect_fingerprints.seeds@{new}", "make_tables"]
+    expected = sorted(
+        [
+            f"train_gan.seeds@{new}",
+            f"generate_images.seeds@{new}",
+            f"evaluate_gan.seeds@{new}",
+            "detect_fingerprints@skimage",
+            "make_tables",
+        ]
     )
+    assert dvc_stale(smk_project) == expected
     r = run(["dvc", "repro"], smk_project)
     ran = sorted(line.split("'")[1] for line in r.stdout.splitlines() if line.startswith("Running stage"))
     # build_split depends on the store folders in DVC (it cannot template a list of deps): it re-runs, writes
     # byte-identical manifests, and no classifier retrains
-    assert [s for s in ran if not s.startswith("build_split@")] == sorted(
-        [f"train_gan.seeds@{new}", f"generate_images.seeds@{new}", f"detect_fingerprints.seeds@{new}", "make_tables"]
-    )
+    assert [s for s in ran if not s.startswith("build_split@")] == expected
     assert dvc_stale(smk_project) == []
 
 
@@ -88,12 +103,13 @@ def test_one_protocol_more_or_less(smk_project):
     edit_params(smk_project, add)
     assert planned_jobs(smk_project) == {
         "build_split": 1,
-        "train_classifier": 1,
-        "evaluate_attribution": 1,
+        "train_classifier": 7,
+        "evaluate_attribution": 7,
+        "interpret_attribution": 7,
         "make_tables": 1,
     }
-    added = ["build_split@real_vs_seed0", "evaluate_attribution@real_vs_seed0-postpool", "make_tables"]
-    assert dvc_stale(smk_project) == sorted([*added, "train_classifier@real_vs_seed0-postpool"])
+    per_method = [f"{st}.{m}@real_vs_seed0" for st in STAGE_NAMES for m in METHODS]
+    assert dvc_stale(smk_project) == sorted(["build_split@real_vs_seed0", *per_method, "make_tables"])
     edit_params(smk_project, lambda p: p["attribution"]["protocols"].remove("real_vs_seed0"))
     assert planned_jobs(smk_project) == {"make_tables": 1}
 
@@ -103,8 +119,8 @@ def test_one_dataset_more(smk_project):
         smk_project,
         lambda p: p["datasets"].update(sklearn2=dict(p["datasets"]["sklearn"], seed=7)),
     )
-    assert planned_jobs(smk_project) == {"prepare_dataset": 1, "make_tables": 1}
-    assert dvc_stale(smk_project) == ["make_tables", "prepare_dataset@sklearn2"]
+    assert planned_jobs(smk_project) == {"prepare_dataset": 1, "fid_stats": 1, "make_tables": 1}
+    assert dvc_stale(smk_project) == ["fid_stats@sklearn2", "make_tables", "prepare_dataset@sklearn2"]
 
 
 @pytest.mark.parametrize(
@@ -114,8 +130,8 @@ def test_one_dataset_more(smk_project):
         # deps changed; the rest follow when the models change)
         (
             "src/ganprint/nets/postpool.py",
-            {"train_classifier": 2, "evaluate_attribution": 2, "make_tables": 1},
-            {"train_classifier"},
+            {"train_classifier": 2, "evaluate_attribution": 2, "interpret_attribution": 2, "make_tables": 1},
+            {"train_classifier.postpool", "evaluate_attribution.postpool", "interpret_attribution.postpool"},
         ),
         # a typo fix in the table code retrains nothing
         ("src/ganprint/report/tables.py", {"make_tables": 1}, {"make_tables"}),

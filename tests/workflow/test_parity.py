@@ -69,7 +69,9 @@ def test_same_stage_names(dvc_stages, smk_jobs):
 
 
 def test_same_commands_and_outputs(dvc_stages, smk_jobs):
-    assert len(dvc_stages) == len(smk_jobs) == 20  # 2 datasets, 3 GANs, 1 autoencoder, 2 protocols × 1 method
+    # tiny: 2 datasets (prepare, fid_stats), 1 autoencoder × 2 fingerprints, 3 GANs (train, generate, evaluate),
+    # 1 detection, 1 robustness job, 2 protocols (split) × 7 methods (train, evaluate, interpret), the tables
+    assert len(dvc_stages) == len(smk_jobs) == 2 + 2 + 1 + 2 + 3 * 3 + 1 + 1 + 2 + 14 * 3 + 1 == 63
     for addr, st in dvc_stages.items():
         assert st["cmd"] in smk_jobs, f"{addr}: DVC command not run by Snakemake:\n{st['cmd']}"
         job = smk_jobs[st["cmd"]]
@@ -105,13 +107,17 @@ def test_gpu_stages_declare_a_gpu():
     gpu = {s.name for s in STAGES.values() if s.gpu}
     assert gpu == {
         "train_gan",
+        "finetune_gan",
         "generate_images",
+        "fid_stats",
+        "evaluate_gan",
         "train_fingerprint_autoencoder",
         "embed_fingerprints",
         "detect_fingerprints",
+        "fingerprint_robustness",
         "train_classifier",
         "evaluate_attribution",
-    }
+    }  # interpret_attribution runs on the CPU: the same figure bytes on every machine
 
 
 def test_render_dvc_check_catches_a_stale_file(project):
@@ -131,7 +137,8 @@ def test_paper_presets_plan_the_paper_grid_in_both_front_ends(tmp_path, preset, 
     run(["ganprint", "preset", preset], proj)
     r = run(["snakemake", "-n", "-p", "--cores", "1"], proj)
     assert f"--params params.yaml --dataset {dataset}" in r.stdout
-    assert re.search(r"^train_gan\s+11$", r.stdout, re.M)
+    assert re.search(r"^train_gan\s+19$", r.stdout, re.M)  # ProGAN x 10 seeds + 6 zoo GANs + 3 fingerprinted
     stages = run(["dvc", "stage", "list", "--name-only"], proj).stdout.split()
-    assert len([s for s in stages if _stage(s) == "train_gan"]) == 11
-    assert f"train_gan.{dataset}_seeds@{dataset}-dcgan-nonsat-clean-9" in stages
+    assert len([s for s in stages if _stage(s) == "train_gan"]) == 19
+    assert f"train_gan.seeds@{dataset}-progan-wgangp-clean-9" in stages
+    assert f"train_gan.mmdgan@{dataset}-mmdgan-cramer-clean-0" in stages
