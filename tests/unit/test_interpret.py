@@ -138,6 +138,7 @@ def test_grad_cam_of_every_neural_method(method):
     from ganprint.attribution.methods import build_method
     from ganprint.attribution.methods.base import TensorTrainData
 
+    torch.manual_seed(0)  # dropout / init draws of methods that use the global generator: order-independent
     mem = make_data(SPEC, 8, RES, seed=4)
     data = TensorTrainData(mem.images, mem.labels, mem.sources)
     m = build_method(method, None, sorted(SPEC), RES, "cpu")
@@ -145,8 +146,10 @@ def test_grad_cam_of_every_neural_method(method):
         m.hps = m.hps.model_copy(update={"pretrain": False, "patch_size": 16, "patches_per_image": 2})
     m.fit(data, None, TrainCfg(epochs=1, batch_size=8, seed=0), StatsWriter(None, 100, method))
     x = to_float(data.images[:6])
-    cam = interpret.grad_cam(m, x, data.labels[:6])
-    assert cam.shape == (6, RES, RES)
-    assert cam.min() >= 0.0 and cam.max() <= 1.0 and cam.max() > 0.0
+    cams = [interpret.grad_cam(m, x, k) for k in range(len(SPEC))]  # one heatmap per class score
+    assert all(c.shape == (6, RES, RES) and c.min() >= 0.0 and c.max() <= 1.0 for c in cams)
+    # gradients reach the layer: some class's map is not all zero (a briefly trained net can have a class whose
+    # Grad-CAM is all negative before the ReLU; a broken graph gives zeros, or an error, for every class)
+    assert max(float(c.max()) for c in cams) > 0.0
     if hasattr(m, "logits") and method == "dnadet":
         torch.testing.assert_close(m.logits(x).softmax(1), m.scores(x))

@@ -41,7 +41,6 @@ log = logging.getLogger("ganprint")
 
 FIGURES = ("cam.png", "tsne.png", "fingerprints.png")
 SUMMARY = "interpret.json"
-UNKNOWN_COLOUR = "0.6"
 
 
 def first_per_class(rows: pd.DataFrame, total: int) -> pd.DataFrame:
@@ -124,34 +123,9 @@ def cam_figure(method, images: torch.Tensor, labels, out_path: str | Path, *, ki
 def tsne_figure(method, images: torch.Tensor, labels, out_path: str | Path, *, perplexity: float, seed: int,
                 batch_size: int, title: str) -> dict:  # fmt: skip
     """t-SNE of ``method.features`` of ``images`` (N, 3, R, R) in [-1, 1], one colour per class, unknown (-1) grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = np.array(labels, dtype=np.int64)
-    with torch.no_grad():
-        chunks = [images[i : i + batch_size].float() for i in range(0, len(images), batch_size)]
-        feats = torch.cat([method.features(c).float().cpu() for c in chunks])
+    feats = interpret.features_of(method, images, batch_size)
     emb = interpret.tsne_embedding(feats.numpy(), perplexity=perplexity, random_state=seed)
-    classes = list(method.classes)
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-    for k, cls in enumerate(classes):
-        sel = labels == k
-        if sel.any():
-            ax.scatter(emb[sel, 0], emb[sel, 1], s=12, color=cmap(k % cmap.N), label=cls)
-    if (labels < 0).any():
-        sel = labels < 0
-        ax.scatter(emb[sel, 0], emb[sel, 1], s=12, color=UNKNOWN_COLOUR, marker="x", label="unknown")
-    ax.set_title(title, fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(fig)
+    interpret.scatter_classes(emb, labels, list(method.classes), title, out_path)
     return {"images": len(labels), "feature_dim": int(feats.shape[1]), "perplexity": float(perplexity)}
 
 

@@ -169,6 +169,43 @@ def tsne_embedding(features: np.ndarray, *, perplexity: float = 30.0, random_sta
     return tsne.fit_transform(np.asarray(features, dtype=np.float64))
 
 
+UNKNOWN_COLOUR = "0.6"  # open-set test images (label -1): grey crosses
+
+
+def features_of(method, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """``method.features`` of ``images`` (N, 3, H, W) in [-1, 1], in batches, as float32 on the CPU."""
+    with torch.no_grad():
+        chunks = [images[i : i + batch_size].float() for i in range(0, len(images), batch_size)]
+        return torch.cat([method.features(c).float().cpu() for c in chunks])
+
+
+def scatter_classes(emb: np.ndarray, labels, classes: list[str], title: str, out_path: str | Path) -> None:
+    """A 2-D embedding as a PNG: one colour per class (label k = classes[k]); label -1 (unknown) in grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = np.asarray(labels, dtype=np.int64)
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for k, cls in enumerate(classes):
+        sel = labels == k
+        if sel.any():
+            ax.scatter(emb[sel, 0], emb[sel, 1], s=12, color=cmap(k % cmap.N), label=cls)
+    if (labels < 0).any():
+        sel = labels < 0
+        ax.scatter(emb[sel, 0], emb[sel, 1], s=12, color=UNKNOWN_COLOUR, marker="x", label="unknown")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)
+
+
 def save_tsne(
     method,
     images: torch.Tensor,
@@ -182,29 +219,9 @@ def save_tsne(
 ) -> np.ndarray:
     """Scatter the t-SNE of ``method.features`` of ``images`` (N, 3, H, W) in [-1, 1], one colour per class;
     write it as a PNG to ``out_path``. Returns the (N, 2) embedding."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     classes = list(classes if classes is not None else method.classes)
     labels = np.asarray(torch.as_tensor(labels), dtype=np.int64)
-    with torch.no_grad():
-        chunks = [images[i : i + batch_size].float() for i in range(0, len(images), batch_size)]
-        feats = torch.cat([method.features(c).cpu() for c in chunks])
+    feats = features_of(method, images, batch_size)
     emb = tsne_embedding(feats.numpy(), perplexity=perplexity, random_state=random_state)
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-    for k, cls in enumerate(classes):
-        sel = labels == k
-        if sel.any():
-            ax.scatter(emb[sel, 0], emb[sel, 1], s=12, color=cmap(k % cmap.N), label=cls)
-    ax.set_title(f"t-SNE of {type(method).__name__} features")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(fig)
+    scatter_classes(emb, labels, classes, f"t-SNE of {type(method).__name__} features", out_path)
     return emb

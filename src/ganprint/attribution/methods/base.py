@@ -155,6 +155,16 @@ class AttributionMethod:
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.scores(x).argmax(1)
 
+    @torch.no_grad()
+    def accuracy(self, data: TrainData, batch_size: int) -> float:
+        """Share of ``data``'s images whose arg-max score is their label (train / val accuracy during ``fit``)."""
+        right = total = 0
+        for images, labels in data.loader(batch_size, shuffle=False, seed=0):
+            pred = self.scores(from_uint8(images, self.device)).argmax(1).cpu()
+            right += (pred == labels).sum().item()
+            total += len(labels)
+        return right / max(total, 1)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, R, R) in [-1, 1] → (N, D) penultimate features (t-SNE, open-set)."""
         raise NotImplementedError

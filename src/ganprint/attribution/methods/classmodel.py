@@ -222,13 +222,13 @@ class ClassModelMethod(AttributionMethod):
         for cls in self.classes:
             if cls != self.detector_class:
                 out[f"head_{cls}"] = self._train_head(cls, self.classes, train, val, train_cfg, stats)
-        acc = self._accuracy(train, train_cfg.batch_size)
+        acc = self.accuracy(train, train_cfg.batch_size)
         stats.add(self._step, train_acc=acc)
         result = {"steps": self._step, "final_loss": out["detector"]["final_loss"], "final_train_accuracy": acc}
         result["modules"] = out
         result["detector_class"] = self.detector_class
         if val is not None and len(val):
-            result["val_accuracy"] = self._accuracy(val, train_cfg.batch_size)
+            result["val_accuracy"] = self.accuracy(val, train_cfg.batch_size)
         return result
 
     def extend(self, new_data, new_classes: list[str], train_cfg, stats, val=None) -> dict:
@@ -262,15 +262,6 @@ class ClassModelMethod(AttributionMethod):
             out[f"head_{cls}"] = self._train_head(cls, classes, new_data, val, train_cfg, stats)
         self.classes = classes
         return {"steps": sum(v["steps"] for v in out.values()), "classes": classes, "modules": out}
-
-    @torch.no_grad()
-    def _accuracy(self, data, batch_size: int) -> float:
-        right = total = 0
-        for images, labels in data.loader(batch_size, shuffle=False, seed=0):
-            pred = self.scores(from_uint8(images, self.device)).argmax(1).cpu()
-            right += (pred == labels).sum().item()
-            total += len(labels)
-        return right / max(total, 1)
 
     def _eval(self) -> None:
         self.detector.eval()

@@ -139,17 +139,8 @@ class VisNetMethod(AttributionMethod):
         self.net.eval()
         out = {"steps": step, "final_loss": last["loss"], "final_train_accuracy": stats.rows[-1]["train_acc"]}
         if val is not None and len(val):
-            out["val_accuracy"] = self._accuracy(val, train_cfg.batch_size)
+            out["val_accuracy"] = self.accuracy(val, train_cfg.batch_size)
         return out
-
-    @torch.no_grad()
-    def _accuracy(self, data, batch_size: int) -> float:
-        right = total = 0
-        for images, labels in data.loader(batch_size, shuffle=False, seed=0):
-            pred = self.scores(from_uint8(images, self.device)).argmax(1).cpu()
-            right += (pred == labels).sum().item()
-            total += len(labels)
-        return right / max(total, 1)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, K) logits of the EMA network (Grad-CAM reads these rather than the saturating softmax)."""
