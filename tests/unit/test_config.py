@@ -207,7 +207,7 @@ def test_params_yaml_loads_with_the_documented_values():
     }
     assert lookup(p, "train_fingerprint_autoencoder") == {
         "bits": 32,
-        "steps": 1000,
+        "steps": 800,
         "batch_size": 32,
         "lr": 0.0005,
         "l2_weight": 10.0,
@@ -234,7 +234,7 @@ def test_params_yaml_loads_with_the_documented_values():
         "finetune_fractions": [0.25, 0.5, 1.0],
     }
     assert lookup(p, "build_split") == {"train_per_class": 400, "val_per_class": 100, "test_per_class": 200}
-    assert lookup(p, "train_classifier") == {"epochs": 3, "batch_size": 32, "seed": 0}
+    assert lookup(p, "train_classifier") == {"epochs": 3, "batch_size": 16, "seed": 0}
     assert lookup(p, "evaluate_attribution") == {
         "batch_size": 250,
         "tta": "none",

@@ -376,7 +376,7 @@ def test_tracked_params_per_job():
     assert json.loads(
         tracked_params(STAGES["train_classifier"], p, {"protocol": "cross_seed", "method": "postpool"})
     ) == {
-        "train_classifier": {"epochs": 3, "batch_size": 32, "seed": 0},
+        "train_classifier": {"epochs": 3, "batch_size": 16, "seed": 0},
         "methods.postpool": lookup(p, "methods.postpool"),
         "loader": {"workers": 0, "memory_budget_mb": 512},
         "evaluate_attribution.open_set_tpr": 0.95,  # the checkpoint stores the threshold calibrated on val
