@@ -796,7 +796,7 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "  gans.fingerprinted: 1",
         *[f"    gan/{name}" for name in GANS],
         "  autoencoders: skimage",
-        "  attribution:  closed_set, cross_seed × postpool, gandct, knn, prnu, visnet, classmodel, dnadet",
+        "  attribution:  closed_set, cross_seed × postpool, knn",
         "  jobs per stage:",
         # datasets skimage, sklearn; autoencoders [skimage] × fingerprints fingerprinted, fp-owner2 (defaults.yaml);
         # GANs: seeds group 2 clean + fingerprinted group 1, none ft-<dataset>; one fingerprinted GAN; 2 protocols ×
@@ -812,9 +812,9 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "    detect_fingerprints            1",
         "    fingerprint_robustness         1",
         "    build_split                    2",
-        "    train_classifier               14",
-        "    evaluate_attribution           14",
-        "    interpret_attribution          14",
+        "    train_classifier               4",
+        "    evaluate_attribution           4",
+        "    interpret_attribution          4",
         "    make_tables                    1",
     ]
 

@@ -16,7 +16,7 @@ def dvc_project(tmp_path_factory):
     return proj
 
 
-METHODS = ("postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet")  # the tiny preset's
+METHODS = ("postpool", "knn")  # the tiny preset's
 STAGE_NAMES = ("train_classifier", "evaluate_attribution", "interpret_attribution")  # one DVC definition per method
 
 
@@ -27,8 +27,8 @@ def _out_hashes(proj) -> dict:
 
 def test_tables_written(smk_built):
     t = pd.read_csv(smk_built / "results" / "tables" / "attribution.csv")
-    assert list(t.protocol) == ["closed_set"] * 7 + ["cross_seed"] * 7  # × the 7 methods
-    assert list(t.classes) == [3] * 7 + [2] * 7 and list(t.test_images) == [24] * 7 + [16] * 7  # 8 per class
+    assert list(t.protocol) == ["closed_set"] * 2 + ["cross_seed"] * 2  # × the 2 methods
+    assert list(t.classes) == [3] * 2 + [2] * 2 and list(t.test_images) == [24] * 2 + [16] * 2  # 8 per class
     g = pd.read_csv(smk_built / "results" / "tables" / "gans.csv")
     assert list(g.gan) == [
         "skimage-dcgan-nonsat-clean-seed0",
@@ -51,7 +51,7 @@ def test_dvc_then_snakemake_has_nothing_to_do(dvc_project):
 
 def test_both_front_ends_write_identical_artifacts(smk_built, dvc_project):
     a, b = _out_hashes(smk_built), _out_hashes(dvc_project)
-    assert len(a) == 222  # every output of the 63 stages
+    assert len(a) == 122  # every output of the 33 stages
     assert a == b
 
 
@@ -61,7 +61,7 @@ def test_changing_one_stage_param_reruns_only_its_branch(smk_project):
         f"evaluate_attribution.{m}@{p}" for m in METHODS for p in ("closed_set", "cross_seed")
     )
     # the figures read the evaluation's metrics: they follow (DVC lists them once the metrics change)
-    assert planned_jobs(smk_project) == {"evaluate_attribution": 14, "interpret_attribution": 14, "make_tables": 1}
+    assert planned_jobs(smk_project) == {"evaluate_attribution": 4, "interpret_attribution": 4, "make_tables": 1}
 
 
 def test_one_more_gan_reruns_exactly_its_jobs(smk_project):
@@ -103,9 +103,9 @@ def test_one_protocol_more_or_less(smk_project):
     edit_params(smk_project, add)
     assert planned_jobs(smk_project) == {
         "build_split": 1,
-        "train_classifier": 7,
-        "evaluate_attribution": 7,
-        "interpret_attribution": 7,
+        "train_classifier": 2,
+        "evaluate_attribution": 2,
+        "interpret_attribution": 2,
         "make_tables": 1,
     }
     per_method = [f"{st}.{m}@real_vs_seed0" for st in STAGE_NAMES for m in METHODS]

@@ -20,7 +20,7 @@ def _files(proj) -> dict:
     return out
 
 
-METHODS = ("postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet")  # the tiny preset's
+METHODS = ("postpool", "knn")  # the tiny preset's
 
 
 def test_a_partial_run_leaves_stale_stages_stale(smk_project):

@@ -70,8 +70,8 @@ def test_same_stage_names(dvc_stages, smk_jobs):
 
 def test_same_commands_and_outputs(dvc_stages, smk_jobs):
     # tiny: 2 datasets (prepare, fid_stats), 1 autoencoder × 2 fingerprints, 3 GANs (train, generate, evaluate),
-    # 1 detection, 1 robustness job, 2 protocols (split) × 7 methods (train, evaluate, interpret), the tables
-    assert len(dvc_stages) == len(smk_jobs) == 2 + 2 + 1 + 2 + 3 * 3 + 1 + 1 + 2 + 14 * 3 + 1 == 63
+    # 1 detection, 1 robustness job, 2 protocols (split) × 2 methods (train, evaluate, interpret), the tables
+    assert len(dvc_stages) == len(smk_jobs) == 2 + 2 + 1 + 2 + 3 * 3 + 1 + 1 + 2 + 4 * 3 + 1 == 33
     for addr, st in dvc_stages.items():
         assert st["cmd"] in smk_jobs, f"{addr}: DVC command not run by Snakemake:\n{st['cmd']}"
         job = smk_jobs[st["cmd"]]

@@ -86,7 +86,16 @@ ATTR = {
     "closed_set": {"accuracy": 0.875, "macro_f1": 0.8571428571, "chance": 1 / 3, "classes": ["real", "s0", "s1"]},
     "cross_seed": {"accuracy": 0.5625, "macro_f1": 0.4, "chance": 0.5, "classes": ["dcgan", "real"]},
 }
-METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]  # the tiny preset's
+METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]  # every registered method
+
+
+def _tiny() -> dict:
+    """The tiny preset with every method in the grid (the tables must list them all)."""
+    data = tiny_params()
+    data["attribution"]["methods"] = list(METHODS)
+    return data
+
+
 # method i of a protocol scores ATTR's accuracy minus i/100, so each row is told apart
 DETECT = {
     "skimage-dcgan-nonsat-clean-seed0": 0.5123456,
@@ -104,7 +113,7 @@ GAN_METRICS = {  # evaluate_gan's keys the tables read, per GAN of the tiny pres
 
 @pytest.fixture
 def metrics_root(tmp_path):
-    params = parse_params(tiny_params())
+    params = parse_params(_tiny())
     for protocol, m in ATTR.items():
         for i, method in enumerate(params.attribution.methods):
             write_json(
@@ -175,7 +184,7 @@ def test_paper_numbers_cover_the_params_choices():
 
 
 def test_make_tables_writes_six_files(metrics_root, tmp_path):
-    params = parse_params(tiny_params())
+    params = parse_params(_tiny())
     out = tmp_path / "results" / "tables"
     files = make_tables(params, out, metrics_root)
     names = ["attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md", "gans.csv", "gans.md"]
@@ -185,7 +194,7 @@ def test_make_tables_writes_six_files(metrics_root, tmp_path):
 
 
 def test_attribution_table_numbers(metrics_root, tmp_path):
-    make_tables(parse_params(tiny_params()), tmp_path / "t", metrics_root)
+    make_tables(parse_params(_tiny()), tmp_path / "t", metrics_root)
     rows = _csv(tmp_path / "t" / "attribution.csv")
     assert list(rows[0]) == [
         "protocol",
@@ -242,7 +251,7 @@ def test_attribution_table_numbers(metrics_root, tmp_path):
 
 
 def test_decimals(metrics_root):
-    data = tiny_params()
+    data = _tiny()
     data["make_tables"] = {"decimals": 0}
     df = attribution_table(parse_params(data), metrics_root)
     # round-half-even: 87.5 → 88, 86.5 → 86, 85.5 → 86, ...; 56.25 → 56, 55.25 → 55, ...
@@ -255,7 +264,7 @@ def test_decimals(metrics_root):
 
 
 def test_fingerprint_table_numbers(metrics_root, tmp_path):
-    params = parse_params(tiny_params())
+    params = parse_params(_tiny())
     make_tables(params, tmp_path / "t", metrics_root)
     rows = _csv(tmp_path / "t" / "fingerprints.csv")
     assert list(rows[0]) == [
@@ -330,19 +339,19 @@ def test_fingerprint_table_paper_readme_for_stylegan2():
 def test_fingerprint_table_needs_the_fid(metrics_root):
     (metrics_root / METRICS_GAN.replace(GAN_NAME, "skimage-dcgan-nonsat-clean-seed0")).unlink()
     with pytest.raises(StageError, match="gan/skimage-dcgan-nonsat-clean-seed0.json: metrics not found"):
-        fingerprint_table(parse_params(tiny_params()), metrics_root)
+        fingerprint_table(parse_params(_tiny()), metrics_root)
 
 
 def test_fingerprint_table_frame(metrics_root):
-    df = fingerprint_table(parse_params(tiny_params()), metrics_root)
-    n = len(parse_params(tiny_params()).fingerprints)
+    df = fingerprint_table(parse_params(_tiny()), metrics_root)
+    n = len(parse_params(_tiny()).fingerprints)
     assert len(df) == n + 4
     assert df["bit_accuracy"].tolist()[0] == 0.9961  # the training images carrying fingerprint 'fingerprinted'
     assert df["bit_accuracy"].tolist()[n : n + 3] == [0.5123, 0.4988, 0.9765]
 
 
 def test_gan_table_numbers(metrics_root, tmp_path):
-    params = parse_params(tiny_params())
+    params = parse_params(_tiny())
     make_tables(params, tmp_path / "t", metrics_root)
     rows = _csv(tmp_path / "t" / "gans.csv")
     head = ["gan", "arch", "loss", "variant", "seed", "resolution_px", "train_steps", "fid", "kid_x1000"]
@@ -370,7 +379,7 @@ def test_gan_table_numbers(metrics_root, tmp_path):
 
 
 def test_gan_table_decimals_and_a_finetuned_gan(metrics_root):
-    data = tiny_params()
+    data = _tiny()
     data["make_tables"] = {"decimals": 1}
     data["gans"]["finetuned"] = {
         "dataset": ["skimage"],
@@ -397,9 +406,9 @@ def test_gan_table_decimals_and_a_finetuned_gan(metrics_root):
 def test_gan_table_needs_every_gans_metrics(metrics_root):
     (metrics_root / METRICS_GAN.replace(GAN_NAME, "skimage-dcgan-nonsat-clean-seed1")).unlink()
     with pytest.raises(StageError, match="gan/skimage-dcgan-nonsat-clean-seed1.json: metrics not found"):
-        gan_table(parse_params(tiny_params()), metrics_root)
+        gan_table(parse_params(_tiny()), metrics_root)
 
 
 def test_missing_metrics_file(tmp_path):
     with pytest.raises(StageError, match=r"closed_set/postpool.json: metrics not found; run the stage that writes"):
-        make_tables(parse_params(tiny_params()), tmp_path / "t", tmp_path)
+        make_tables(parse_params(_tiny()), tmp_path / "t", tmp_path)
