@@ -6,9 +6,10 @@ from conftest import make_project, run, tiny_params, write_params
 
 
 def _bad(tmp_path, mutate):
+    proj = make_project(tmp_path / "p")  # dvc.yaml rendered for the good tiny grid, then the params go bad
     params = tiny_params()
     mutate(params)
-    proj = make_project(tmp_path / "p", params)
+    write_params(proj / "params.yaml", params)
     return proj
 
 
