@@ -27,3 +27,13 @@ def version(dist: str) -> str:
 
 def machine() -> str:
     return f"{platform.system()} {platform.machine()}, {cpu_model()}, {os.cpu_count()} logical CPUs"
+
+
+def write_result(out: Path, result: dict) -> None:
+    """Write a benchmark's JSON (sorted keys, trailing newline) to ``out`` and echo it on stdout."""
+    import json
+
+    text = json.dumps(result, indent=2, sort_keys=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+    print(text)

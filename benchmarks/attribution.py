@@ -29,7 +29,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from _machine import machine, version  # benchmarks/_machine.py (the script's folder is on sys.path)
+from _machine import machine, version, write_result  # benchmarks/_machine.py (the script's folder is on sys.path)
 
 from ganprint.attribution.methods import NeuralMethod, TensorTrainData, build_method
 from ganprint.registry import METHODS
@@ -147,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "loadavg_1min_before": load_before,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2, sort_keys=True))
+    write_result(out, result)
     return 0
 
 

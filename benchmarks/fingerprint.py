@@ -20,7 +20,6 @@ test pass/fail (DESIGN.md).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 import torch
-from _machine import machine, version  # benchmarks/_machine.py (the script's folder is on sys.path)
+from _machine import machine, version, write_result  # benchmarks/_machine.py (the script's folder is on sys.path)
 
 from ganprint.config import DatasetCfg, PrepareDatasetCfg, TrainFingerprintAutoencoderCfg
 from ganprint.data.prepare import prepare_dataset
@@ -187,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         # other work on the machine skews the timings: the 1-minute load average before this script started
         "loadavg_1min_before": load_before,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2, sort_keys=True))
+    write_result(out, result)
     return 0
 
 

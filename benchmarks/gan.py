@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _machine import machine, version  # benchmarks/_machine.py (the script's folder is on sys.path)
+from _machine import machine, version, write_result  # benchmarks/_machine.py (the script's folder is on sys.path)
 
 from ganprint import registry
 from ganprint.nets import DISCRIMINATORS, GENERATORS
@@ -196,9 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         # other work on the machine skews both paths: the 1-minute load average before this script started
         "loadavg_1min_before": load_before,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2, sort_keys=True))
+    write_result(args.out, result)
     return 0
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from _machine import machine, version  # benchmarks/_machine.py (the script's folder is on sys.path)
+from _machine import machine, version, write_result  # benchmarks/_machine.py (the script's folder is on sys.path)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "memory.json"
 TASKS = ("train_classifier", "generate_images", "evaluate_attribution")
@@ -249,9 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "date": datetime.date.today().isoformat(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2, sort_keys=True))
+    write_result(args.out, result)
     return 0 if result["all_pass"] else 1
 
 

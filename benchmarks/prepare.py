@@ -16,7 +16,6 @@ Writes benchmarks/results/prepare.json. Never part of the test pass/fail (DESIGN
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _machine import machine, version  # benchmarks/_machine.py (the script's folder is on sys.path)
+from _machine import machine, version, write_result  # benchmarks/_machine.py (the script's folder is on sys.path)
 from PIL import Image
 
 from ganprint.config import DatasetCfg, PrepareDatasetCfg
@@ -124,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         # other work on the machine skews both figures: the 1-minute load average before this script started
         "loadavg_1min_before": load_before,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2, sort_keys=True))
+    write_result(args.out, result)
     return 0
 
 
