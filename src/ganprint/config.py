@@ -614,9 +614,6 @@ def _check_references(p: Params) -> None:
             )
 
 
-_CAPABILITIES = ("logit", "embedding", "features", "local_features")
-
-
 def incompatibility(arch: str, loss: str) -> str | None:
     """Why loss ``loss`` cannot train arch ``arch``, or None: a pair works iff the loss's ``needs`` are among
     what the arch's discriminator ``provides`` (ganprint.registry)."""
@@ -626,7 +623,7 @@ def incompatibility(arch: str, loss: str) -> str | None:
         return None
 
     def order(xs):
-        return sorted(xs, key=lambda x: (_CAPABILITIES.index(x) if x in _CAPABILITIES else 99, x))
+        return sorted(xs, key=lambda x: (registry.CAPABILITIES.index(x) if x in registry.CAPABILITIES else 99, x))
 
     return (
         f"loss '{loss}' needs a discriminator that provides {', '.join(repr(m) for m in order(missing))}; "

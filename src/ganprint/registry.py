@@ -43,7 +43,7 @@ from ganprint.hparams import (
 
 # what a discriminator can offer a loss (GAN-zoo contract): logits, a critic embedding (mmdgan), pooled features,
 # an intermediate feature map
-CAPABILITIES = frozenset({"logit", "embedding", "features", "local_features"})
+CAPABILITIES = ("logit", "embedding", "features", "local_features")  # in the order messages list them
 
 
 @dataclass(frozen=True)
@@ -166,11 +166,6 @@ def method_modules(method: str) -> tuple[str, ...]:
         files.append(module_file(entry.nets))
     files += [module_file(m) for m in entry.modules]
     return tuple(files)
-
-
-def method_nets_modules() -> tuple[str, ...]:
-    """The nets modules of every registered method, sorted (the attribution stages depend on them all)."""
-    return tuple(sorted({module_file(m.nets) for m in METHODS.values() if m.nets}))
 
 
 def load(ref: str):

@@ -50,7 +50,7 @@ def test_registered_names():
         "mmdgan": {"embedding"},
         "stylegan2": {"logit", "features"},
     }
-    assert all(e.provides <= registry.CAPABILITIES for e in registry.ARCHS.values())
+    assert all(e.provides <= set(registry.CAPABILITIES) for e in registry.ARCHS.values())
     assert registry.LOSSES["nonsat"].hparams is NonsatHps
     assert registry.METHODS["postpool"].hparams is PostpoolHps
     assert registry.METHODS["gandct"].hparams is GanDCTHps
@@ -82,7 +82,7 @@ def test_every_method_has_its_module(method):
     nets = (_module_file(entry.nets + ":_"),) if entry.nets else ()
     assert files[1:] == (*nets, *(_module_file(m + ":_") for m in entry.modules))
     if entry.nets:
-        assert entry.nets.startswith("ganprint.nets.") and files[1] in registry.method_nets_modules()
+        assert entry.nets.startswith("ganprint.nets.")
     from ganprint.attribution.methods import AttributionMethod
 
     assert issubclass(registry.load(entry.impl), AttributionMethod)
