@@ -48,7 +48,20 @@ GAN_ARCHS = tuple(registry.ARCHS)
 GAN_LOSSES = tuple(registry.LOSSES)
 CLASSIFIER_METHODS = tuple(registry.METHODS)
 # Paper results a protocol can be compared with (numbers in ganprint.report.paper_numbers); "" = none.
-PAPER_REFERENCES = ("", "yu2019_table1", "yu2019_table2", "dnadet_cross_seed")
+PAPER_REFERENCES = (
+    "",
+    "yu2019_table1",
+    "yu2019_table2",
+    "dnadet_closed",
+    "dnadet_cross_seed",
+    "dnadet_cross_loss",
+    "dnadet_cross_finetune",
+    "dnadet_cross_dataset",
+    "generator_attribution",
+)
+# methods immunize_classifier can fine-tune on perturbed data (ganprint.attribution.robustness.IMMUNIZABLE: neural
+# methods continue from their weights, knn / prnu refit); the others' fit starts over (pre-training, heads)
+IMMUNIZABLE = ("postpool", "gandct", "knn", "prnu")
 TTA_MODES = ("none", "flips", "rot_flips")  # ganprint.attribution.tta (which imports torch: not imported here)
 TTA_VOTES = ("majority", "mean")
 OPEN_SET_SCORES = ("msp", "energy", "feature_distance")  # ganprint.attribution.openset (imports torch)
@@ -120,13 +133,17 @@ def _fingerprint_name(v: str) -> str:
 Variant = Annotated[str, AfterValidator(_variant)]
 
 
-def _nonempty_unique(v: list) -> list:
-    if not v:
-        raise ValueError("must list at least one value")
+def _unique(v: list) -> list:
     dup = sorted({str(x) for x in v if v.count(x) > 1})
     if dup:
         raise ValueError(f"lists {', '.join(dup)} more than once")
     return v
+
+
+def _nonempty_unique(v: list) -> list:
+    if not v:
+        raise ValueError("must list at least one value")
+    return _unique(v)
 
 
 def GridList(item):  # noqa: N802 - reads like a type
@@ -210,18 +227,58 @@ class FingerprintCfg(Section):
 FingerprintName = Annotated[str, AfterValidator(_fingerprint_name)]
 
 
-class ProtocolCfg(Section):
-    """Classes → sources; a source is ``real/<dataset>`` or ``gan/<gan name>``. ``test: {}`` = the train sources."""
+# perturbation kinds a robustness curve may use (ganprint.perturb.STRENGTHS; not imported: it pulls in scipy)
+ROBUSTNESS_KINDS = ("noise", "blur", "jpeg", "double_jpeg", "median", "crop", "resize", "relight")
 
-    train: dict[Name, list[str]]
-    test: dict[Name, list[str]] = {}
+
+def _kinds(v: list) -> list:
+    for k in v:
+        if k not in ROBUSTNESS_KINDS:
+            raise ValueError(f"{k!r} is not allowed; allowed values: {', '.join(ROBUSTNESS_KINDS)}")
+    return v
+
+
+class ProtocolImagesCfg(Section):
+    """Images PER SOURCE of a protocol's split (train/val/test never overlap; real test images come from held-out
+    photographs in the embedded demo, ganprint.attribution.splits)."""
+
+    train: int = Field(400, ge=1, description="training images per source")
+    val: int = Field(100, ge=0, description="validation images per source (open-set calibration, early stopping)")
+    test: int = Field(200, ge=1, description="test images per source")
+
+
+class ProtocolRobustnessCfg(Section):
+    """Yu et al. 2019's attacks and immunization on a protocol (evaluate_robustness, immunize_classifier)."""
+
+    perturbations: Annotated[list[str], AfterValidator(_unique), AfterValidator(_kinds)] = Field(
+        [], description="perturbation kinds (ganprint.perturb): fixed strengths for the curves, random for training"
+    )
+    methods: Annotated[list[MethodName], AfterValidator(_unique)] = Field(
+        [], description="methods of the protocol evaluated and immunized"
+    )
+
+
+class ProtocolCfg(Section):
+    """A named split of sources into train, validation and test (DESIGN.md: protocols are data).
+
+    Classes → sources; a source is ``real/<dataset>`` or ``gan/<gan name>``. ``test: {}`` = the train sources.
+    ``classifier: X`` evaluates the classifiers trained for protocol X on this protocol's test sources (DNA-Det's
+    cross-seed / cross-loss / cross-finetune / cross-dataset test sets of one closed-set model, PAPERS §4.4): it
+    then has no train, methods or seeds of its own (X's are used)."""
+
     description: str = ""
     paper: Annotated[str, _one_of(PAPER_REFERENCES)] = ""
+    methods: Annotated[list[MethodName], AfterValidator(_unique)] = []
+    seeds: Annotated[list[Annotated[int, Field(ge=0)]], AfterValidator(_unique)] = [0]
+    images: ProtocolImagesCfg = ProtocolImagesCfg()
+    classifier: str = ""
+    robustness: ProtocolRobustnessCfg = ProtocolRobustnessCfg()
+    train: dict[Name, list[str]] = {}
+    test: dict[Name, list[str]] = {}
 
 
 class AttributionGrid(Section):
     protocols: GridList(Name)
-    methods: GridList(MethodName)
 
 
 # ======================================= hyperparameters: how to build it ========================================
@@ -347,17 +404,6 @@ class DetectFingerprintsCfg(Section):
     )
 
 
-# perturbation kinds a robustness curve may use (ganprint.perturb.STRENGTHS; not imported: it pulls in scipy)
-ROBUSTNESS_KINDS = ("noise", "blur", "jpeg", "double_jpeg", "median", "crop", "resize", "relight")
-
-
-def _kinds(v: list) -> list:
-    for k in v:
-        if k not in ROBUSTNESS_KINDS:
-            raise ValueError(f"{k!r} is not allowed; allowed values: {', '.join(ROBUSTNESS_KINDS)}")
-    return v
-
-
 def _fractions(v: list) -> list:
     if any(not 0.0 < f <= 1.0 for f in v) or sorted(v) != v:
         raise ValueError(f"{v}: fractions must increase and lie in (0, 1] (0 = the GAN before fine-tuning)")
@@ -384,16 +430,27 @@ class FingerprintRobustnessCfg(Section):
     )
 
 
-class BuildSplitCfg(Section):
-    train_per_class: int = Field(1000, ge=1)
-    val_per_class: int = Field(0, ge=0)
-    test_per_class: int = Field(250, ge=1)
-
-
 class TrainClassifierCfg(Section):
+    """How every classifier trains; its seed (init + data order) comes from the protocol's ``seeds``."""
+
     epochs: int = Field(4, ge=1)
     batch_size: int = Field(32, ge=1)
-    seed: int = Field(0, ge=0)
+
+
+class ImmunizeClassifierCfg(Section):
+    """Yu et al. 2019's immunization: fine-tune a trained classifier on perturbed training images (PAPERS §1.6)."""
+
+    epochs: int = Field(1, ge=1, description="passes over the perturbed training images")
+    batch_size: int = Field(32, ge=1)
+    p: float = Field(0.5, ge=0.0, le=1.0, description="share of images attacked, each at a random strength")
+    seed: int = Field(0, ge=0, description="seed of the attacks: image i of epoch e draws from its own generator")
+
+
+class EvaluateRobustnessCfg(Section):
+    """Accuracy under each perturbation at fixed strengths (the curve) and at random strengths, plain vs immunized."""
+
+    batch_size: int = Field(250, ge=1)
+    seed: int = Field(0, ge=0, description="seed of the random attacks on the test images")
 
 
 class EvaluateAttributionCfg(Section):
@@ -455,9 +512,10 @@ class Params(Section):
     embed_fingerprints: EmbedFingerprintsCfg
     detect_fingerprints: DetectFingerprintsCfg
     fingerprint_robustness: FingerprintRobustnessCfg
-    build_split: BuildSplitCfg
     train_classifier: TrainClassifierCfg
+    immunize_classifier: ImmunizeClassifierCfg
     evaluate_attribution: EvaluateAttributionCfg
+    evaluate_robustness: EvaluateRobustnessCfg
     interpret_attribution: InterpretAttributionCfg
     make_tables: MakeTablesCfg
 
@@ -488,10 +546,30 @@ class Params(Section):
     def method_hparams(self, method: str):
         return getattr(self.methods, method)
 
+    def train_protocol(self, protocol: str) -> str:
+        """The protocol whose classifiers ``protocol`` evaluates: itself, or its ``classifier``."""
+        return self.protocols[protocol].classifier or protocol
+
+    def protocol_methods(self, protocol: str) -> list[str]:
+        """The methods evaluated on ``protocol`` (those of the protocol that trains its classifiers)."""
+        return list(self.protocols[self.train_protocol(protocol)].methods)
+
+    def protocol_seeds(self, protocol: str) -> list[int]:
+        """The classifier seeds evaluated on ``protocol`` (those of the protocol that trains its classifiers)."""
+        return list(self.protocols[self.train_protocol(protocol)].seeds)
+
+    def protocol_images(self, protocol: str) -> ProtocolImagesCfg:
+        """Images per source: train/val from the training protocol, test from ``protocol`` itself."""
+        own, trained = self.protocols[protocol], self.protocols[self.train_protocol(protocol)]
+        return trained.images.model_copy(update={"test": own.images.test})
+
     def protocol_sources(self, protocol: str, split: str) -> dict[str, list[str]]:
-        """Class name → source strings for ``split`` ('train' or 'test'); an empty test means 'as train'."""
+        """Class name → source strings for ``split`` ('train' or 'test'); an empty test means 'as train'. The
+        train classes of a protocol with ``classifier: X`` are X's."""
         p = self.protocols[protocol]
-        return dict(p.test) if split == "test" and p.test else dict(p.train)
+        if split == "test" and p.test:
+            return dict(p.test)
+        return dict(self.protocols[self.train_protocol(protocol)].train)
 
 
 def _check_references(p: Params) -> None:
@@ -516,10 +594,10 @@ def _check_references(p: Params) -> None:
         for ds in grp.dataset:
             if ds not in p.datasets:
                 err(f"gans.{group}.dataset: unknown dataset {ds!r}; defined: {defined}")
-            if ds not in p.autoencoders:
+            if ds not in p.autoencoders and any(is_fingerprint_variant(v) for v in grp.variant):
                 err(
                     f"gans.{group}.dataset: {ds!r} must be listed in autoencoders "
-                    "(detect_fingerprints reads every GAN's samples with its dataset's decoder)"
+                    "(its fingerprinted GANs train on data embedded by that dataset's autoencoder)"
                 )
         finetuned = [v for v in grp.variant if v.startswith(FINETUNE_PREFIX)]
         if finetuned and len(finetuned) != len(grp.variant):
@@ -555,7 +633,12 @@ def _check_references(p: Params) -> None:
     for kind, key, used, section in (
         ("arch", "archs", {g.arch for g in p.gan_list.values()}, p.archs),
         ("loss", "losses", {g.loss for g in p.gan_list.values()}, p.losses),
-        ("method", "methods", set(p.attribution.methods), p.methods),
+        (
+            "method",
+            "methods",
+            {m for x in p.attribution.protocols if x in p.protocols for m in p.protocol_methods(x)},
+            p.methods,
+        ),  # fmt: skip
     ):
         for name in sorted(used):
             if getattr(section, name) is None:
@@ -566,16 +649,7 @@ def _check_references(p: Params) -> None:
                 )
     gans = p.gan_list
     for name, proto in p.protocols.items():
-        if len(proto.train) < 2:
-            err(f"protocols.{name}.train: needs at least two classes, got {list(proto.train)}")
-        if UNKNOWN_CLASS in proto.train:
-            err(f"protocols.{name}.train: {UNKNOWN_CLASS!r} is reserved for open-set test sources; rename the class")
-        if proto.test and set(proto.test) - {UNKNOWN_CLASS} != set(proto.train):
-            err(
-                f"protocols.{name}.test: classes {sorted(proto.test)} must be the train classes "
-                f"{sorted(proto.train)} (or leave test empty to test on the train sources), plus optionally "
-                f"{UNKNOWN_CLASS!r} for open-set sources absent from training"
-            )
+        _check_protocol(p, name, proto, err)
         for split in ("train", "test"):
             for cls, sources in getattr(proto, split).items():
                 if not sources:
@@ -612,6 +686,54 @@ def _check_references(p: Params) -> None:
                 f"attribution.protocols: unknown protocol {proto!r}{did_you_mean(proto, p.protocols)}; "
                 f"defined: {', '.join(p.protocols)}"
             )
+        x = p.protocols[proto].classifier
+        if x and x not in p.attribution.protocols:
+            err(f"attribution.protocols: {proto!r} evaluates the classifiers of {x!r}, which is not listed; add it")
+
+
+def _check_protocol(p: Params, name: str, proto: ProtocolCfg, err) -> None:
+    """One protocol: its classes, methods, seeds and robustness (sources are checked by the caller)."""
+    key = f"protocols.{name}"
+    if proto.classifier:
+        x = p.protocols.get(proto.classifier)
+        if x is None:
+            err(f"{key}.classifier: unknown protocol {proto.classifier!r}{did_you_mean(proto.classifier, p.protocols)}")
+        if x.classifier:
+            err(f"{key}.classifier: {proto.classifier!r} evaluates another protocol's classifiers itself; name the "
+                f"protocol that trains them ({x.classifier!r})")  # fmt: skip
+        for field in ("train", "methods", "robustness"):
+            if getattr(proto, field) != type(proto).model_fields[field].default and field in proto.model_fields_set:
+                err(f"{key}.{field}: a protocol with 'classifier: {proto.classifier}' uses that protocol's {field}; "
+                    "remove it here")  # fmt: skip
+        if not proto.test:
+            err(f"{key}.test: a protocol with 'classifier' must list its own test sources")
+        train = x.train
+    else:
+        train = proto.train
+        if not proto.methods:
+            err(f"{key}.methods: list the attribution methods to train on this protocol (e.g. [postpool])")
+        if not proto.seeds:
+            err(f"{key}.seeds: list at least one classifier seed (e.g. [0])")
+        rob = proto.robustness
+        for m in rob.methods:
+            if m not in proto.methods:
+                err(f"{key}.robustness.methods: {m!r} is not one of the protocol's methods {proto.methods}")
+            if m not in IMMUNIZABLE:
+                err(f"{key}.robustness.methods: {m!r} cannot be immunized (its training starts over); "
+                    f"allowed: {', '.join(IMMUNIZABLE)}")  # fmt: skip
+        if bool(rob.methods) != bool(rob.perturbations):
+            err(f"{key}.robustness: give both 'perturbations' and 'methods', or neither")
+    if len(train) < 2:
+        err(f"{key}.train: needs at least two classes, got {list(train)}")
+    if UNKNOWN_CLASS in train:
+        err(f"{key}.train: {UNKNOWN_CLASS!r} is reserved for open-set test sources; rename the class")
+    extra = sorted(set(proto.test) - {UNKNOWN_CLASS} - set(train))
+    if extra:
+        err(
+            f"{key}.test: classes {extra} are not train classes {sorted(train)}; a test class must be a train class "
+            f"(or {UNKNOWN_CLASS!r} for open-set sources absent from training), or leave test empty to test on the "
+            "train sources"
+        )
 
 
 def incompatibility(arch: str, loss: str) -> str | None:

@@ -51,14 +51,19 @@ ROBUSTNESS_DIR = "results/fingerprint_robustness/" + GAN  # bit accuracy under i
 ROBUSTNESS_CURVES = ROBUSTNESS_DIR + "/bit_accuracy.csv"  # DVC plot: kind, strength, bit_accuracy
 ROBUSTNESS_FIGURE = ROBUSTNESS_DIR + "/curves.png"
 SPLIT = "results/splits/{protocol}.csv"
-CLASSIFIER_DIR = "results/models/classifier/{protocol}/{method}"
+CLASSIFIER_DIR = "results/models/classifier/{protocol}/{method}/seed{seed}"
 CLASSIFIER_MODEL = CLASSIFIER_DIR + "/model.pt"
 CLASSIFIER_STATS = CLASSIFIER_DIR + "/stats.jsonl"
-PREDICTIONS = "results/predictions/{protocol}/{method}.csv"
+# Yu et al. 2019's immunization: the classifier fine-tuned on training images attacked by {perturbation}
+IMMUNIZED_DIR = "results/models/immunized/{protocol}/{method}/seed{seed}/{perturbation}"
+IMMUNIZED_MODEL = IMMUNIZED_DIR + "/model.pt"
+PREDICTIONS = "results/predictions/{protocol}/{method}/seed{seed}.csv"  # also DVC's confusion-matrix plot
+# accuracy against attack strength, plain vs immunized (the DVC plot, x = level)
+ROBUSTNESS_ATTR_CURVE = "results/robustness/{protocol}/{method}/seed{seed}/{perturbation}.csv"
 FID_DIR = "results/fid/{dataset}"
 FID_STATS = FID_DIR + "/real_stats.pt"  # a dataset's real InceptionV3 statistics, shared by all of its GANs
 GAN_NAME = "{dataset}-{arch}-{loss}-{variant}-seed{seed}"  # ganprint.config.gan_name
-FIGURES_ATTRIBUTION = "results/figures/attribution/{protocol}/{method}"  # interpret_attribution's figures
+FIGURES_ATTRIBUTION = "results/figures/attribution/{protocol}/{method}/seed{seed}"  # interpret_attribution's
 
 METRICS = "results/metrics"
 METRICS_FP_AE = METRICS + "/train_fingerprint_autoencoder/{dataset}.json"
@@ -66,12 +71,23 @@ METRICS_EMBED = METRICS + "/embed_fingerprints/{variant}/{dataset}.json"
 METRICS_DETECT = METRICS + "/detect_fingerprints/{dataset}.json"  # per image set, threshold, FPR, attribution
 METRICS_ROBUSTNESS = METRICS + "/fingerprint_robustness/" + GAN + ".json"
 METRICS_SPLIT = METRICS + "/build_split/{protocol}.json"
-METRICS_CLASSIFIER = METRICS + "/train_classifier/{protocol}/{method}.json"
-METRICS_ATTRIBUTION = METRICS + "/evaluate_attribution/{protocol}/{method}.json"
+METRICS_CLASSIFIER = METRICS + "/train_classifier/{protocol}/{method}/seed{seed}.json"
+METRICS_IMMUNIZE = METRICS + "/immunize_classifier/{protocol}/{method}/seed{seed}/{perturbation}.json"
+METRICS_ATTRIBUTION = METRICS + "/evaluate_attribution/{protocol}/{method}/seed{seed}.json"
+METRICS_ROBUSTNESS_ATTR = METRICS + "/evaluate_robustness/{protocol}/{method}/seed{seed}/{perturbation}.json"
 METRICS_GAN = METRICS + "/gan/" + GAN_NAME + ".json"  # FID and KID of one GAN (evaluate_gan)
 TABLES = "results/tables"
-TABLE_NAMES = ("attribution", "fingerprints", "gans")
-TABLE_FILES = tuple(f"{TABLES}/{t}.{ext}" for t in TABLE_NAMES for ext in ("csv", "md"))
+TABLE_NAMES = (
+    "yu2019_table1",
+    "yu2019_table2",
+    "dnadet_cross",
+    "robustness",
+    "generator_attribution",
+    "fingerprints",
+    "gans",
+)
+TABLE_EXTS = ("csv", "md", "tex")
+TABLE_FILES = tuple(f"{TABLES}/{t}.{ext}" for t in TABLE_NAMES for ext in TABLE_EXTS)
 LOGS = "results/logs/{stage}/{job}.log"  # one log per job (not artifacts: DVC does not track them)
 BENCHMARKS = "results/benchmarks/{stage}/{job}.tsv"  # Snakemake's benchmark: files
 

@@ -41,9 +41,12 @@ GRIDS = {
     "datasets": {"dataset": "datasets"},
     "autoencoders": {"dataset": "autoencoders"},
     "fingerprints": {"dataset": "autoencoders", "variant": "fingerprints"},  # every dataset × every fingerprint
-    "protocols": {"protocol": "attribution.protocols"},
-    "attribution": {"protocol": "attribution.protocols", "method": "attribution.methods"},
 }
+# the attribution grids: jobs enumerated from the protocols (each protocol names its methods and seeds; a protocol
+# with ``classifier: X`` evaluates X's classifiers), see :func:`protocol_jobs`
+PROTOCOL_GRIDS = ("protocols", "classifiers", "evaluations", "robustness", "interpretations")
+# wildcards a job derives from params rather than from its paths (job_selectors)
+DERIVED = ("train_protocol",)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Stage:
     metrics: tuple[str, ...] = ()  # outputs that are DVC metrics (small JSON, git-tracked, cache: false)
     plots: tuple[str, ...] = ()  # outputs that are DVC plots (CSV with a 'step' column)
     plot_x: dict[str, str] = field(default_factory=dict)  # a plot's x column when it is not 'step'
+    plot_y: dict[str, str] = field(default_factory=dict)  # a plot's y column, where DVC needs it (confusion)
+    plot_template: dict[str, str] = field(default_factory=dict)  # a DVC plot template (confusion), default linear
     uncached: tuple[str, ...] = ()  # other outputs kept in git rather than the DVC cache
     # inputs only Snakemake can list (they depend on params values); DVC depends on these folders instead
     dynamic_inputs: Callable | None = None
@@ -167,11 +172,8 @@ def _table_inputs(params, wildcards) -> list[str]:
     t += [P.METRICS_EMBED.format(variant=v, dataset=d) for d in params.autoencoders for v in params.fingerprints]
     t += [P.METRICS_DETECT.format(dataset=d) for d in params.autoencoders]
     t += [P.METRICS_GAN.format(**g.selectors()) for g in params.gan_list.values()]  # the zoo table: every GAN
-    t += [
-        P.METRICS_ATTRIBUTION.format(protocol=p, method=m)
-        for p in params.attribution.protocols
-        for m in params.attribution.methods
-    ]
+    t += [P.METRICS_ATTRIBUTION.format(**w) for w in protocol_jobs("evaluations", params)]
+    t += [P.METRICS_ROBUSTNESS_ATTR.format(**w) for w in protocol_jobs("robustness", params)]
     return t
 
 
@@ -420,7 +422,8 @@ STAGES: dict[str, Stage] = {
             "--protocol {protocol} --out {output.split} --metrics {output.metrics}",
             outputs={"split": P.SPLIT, "metrics": P.METRICS_SPLIT},
             metrics=("metrics",),
-            params=("build_split", "protocols.{protocol}"),
+            # its own section, and that of the protocol whose classifiers it evaluates (their train/val images)
+            params=("protocols.{protocol}", "protocols.{train_protocol}"),
             modules=("src/ganprint/attribution/splits.py", "src/ganprint/data/store.py"),
             # Snakemake lists the exact store manifests a protocol reads; DVC cannot template a list of deps,
             # so it depends on the two folders of manifests (a new GAN re-runs every split: seconds, and a
@@ -430,9 +433,9 @@ STAGES: dict[str, Stage] = {
         ),
         Stage(
             "train_classifier",
-            ("protocol", "method"),
-            "attribution",
-            "--protocol {protocol} --method {method} --split {input.split} --out "
+            ("protocol", "method", "seed"),
+            "classifiers",
+            "--protocol {protocol} --method {method} --seed {seed} --split {input.split} --out "
             + P.CLASSIFIER_DIR
             + " --metrics {output.metrics}",
             inputs={"split": P.SPLIT},
@@ -458,17 +461,49 @@ STAGES: dict[str, Stage] = {
                 *ATTRIBUTION_METHOD_MODULES,
             ),
             gpu=1,
-            threads=4,
+            threads=1,
+        ),
+        Stage(
+            "immunize_classifier",
+            ("protocol", "method", "seed", "perturbation"),
+            "robustness",
+            "--protocol {protocol} --method {method} --seed {seed} --perturbation {perturbation} --split {input.split}"
+            " --model {input.model} --out " + P.IMMUNIZED_DIR + " --metrics {output.metrics}",
+            inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL},
+            outputs={
+                "model": P.IMMUNIZED_MODEL,
+                "stats": P.IMMUNIZED_DIR + "/stats.jsonl",
+                "resolved": P.IMMUNIZED_DIR + P.RESOLVED,
+                "metrics": P.METRICS_IMMUNIZE,
+            },
+            metrics=("metrics",),
+            params=("immunize_classifier", "methods.{method}", "loader"),
+            modules=(
+                "src/ganprint/attribution/robustness.py",
+                "src/ganprint/attribution/train.py",
+                "src/ganprint/perturb.py",
+                "src/ganprint/data/dataset.py",
+                METHOD_MODULES,
+                *ATTRIBUTION_METHOD_MODULES,
+            ),
+            gpu=1,
+            threads=1,
         ),
         Stage(
             "evaluate_attribution",
-            ("protocol", "method"),
-            "attribution",
-            "--protocol {protocol} --method {method} --split {input.split} --model {input.model}"
+            ("protocol", "method", "seed"),
+            "evaluations",
+            "--protocol {protocol} --method {method} --seed {seed} --split {input.split} --model {input.model}"
             " --predictions {output.predictions} --metrics {output.metrics}",
-            inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL},
+            # a protocol with `classifier: X` evaluates X's model (the train_protocol of the job)
+            inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL.replace("{protocol}", "{train_protocol}")},
             outputs={"predictions": P.PREDICTIONS, "metrics": P.METRICS_ATTRIBUTION},
             metrics=("metrics",),
+            # the predictions are DVC's confusion-matrix plot (true label × predicted)
+            plots=("predictions",),
+            plot_x={"predictions": "predicted"},
+            plot_y={"predictions": "label"},
+            plot_template={"predictions": "confusion"},
             params=("evaluate_attribution", "loader"),
             modules=(
                 "src/ganprint/attribution/evaluate.py",
@@ -480,12 +515,35 @@ STAGES: dict[str, Stage] = {
                 "src/ganprint/attribution/openset.py",
             ),
             gpu=1,
-            threads=4,
+            threads=1,
+        ),
+        Stage(
+            "evaluate_robustness",
+            ("protocol", "method", "seed", "perturbation"),
+            "robustness",
+            "--protocol {protocol} --method {method} --seed {seed} --perturbation {perturbation} --split {input.split}"
+            " --model {input.model} --immunized {input.immunized} --curve {output.curve} --metrics {output.metrics}",
+            inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL, "immunized": P.IMMUNIZED_MODEL},
+            outputs={"curve": P.ROBUSTNESS_ATTR_CURVE, "metrics": P.METRICS_ROBUSTNESS_ATTR},
+            metrics=("metrics",),
+            plots=("curve",),
+            plot_x={"curve": "level"},
+            params=("evaluate_robustness", "loader"),
+            modules=(
+                "src/ganprint/attribution/robustness.py",
+                "src/ganprint/attribution/splits.py",
+                "src/ganprint/perturb.py",
+                "src/ganprint/data/dataset.py",
+                METHOD_MODULES,
+                *ATTRIBUTION_METHOD_MODULES,
+            ),
+            gpu=1,
+            threads=1,
         ),
         Stage(
             "interpret_attribution",
-            ("protocol", "method"),
-            "attribution",
+            ("protocol", "method", "seed"),
+            "interpretations",
             "--protocol {protocol} --method {method} --split {input.split} --model {input.model}"
             " --metrics {input.metrics} --out " + P.FIGURES_ATTRIBUTION + " --device cpu",
             inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL, "metrics": P.METRICS_ATTRIBUTION},
@@ -507,15 +565,15 @@ STAGES: dict[str, Stage] = {
                 *ATTRIBUTION_METHOD_MODULES,
             ),
             # on the CPU (figures of a few hundred images; the same bytes on every machine): no GPU lease
-            threads=2,
+            threads=1,
         ),
         Stage(
             "make_tables",
             (),
             None,
             "--root . --out " + P.TABLES,
-            outputs={f"{t}_{e}": f"{P.TABLES}/{t}.{e}" for t in P.TABLE_NAMES for e in ("csv", "md")},
-            uncached=tuple(f"{t}_{e}" for t in P.TABLE_NAMES for e in ("csv", "md")),
+            outputs={f"{t}_{e}": f"{P.TABLES}/{t}.{e}" for t in P.TABLE_NAMES for e in P.TABLE_EXTS},
+            uncached=tuple(f"{t}_{e}" for t in P.TABLE_NAMES for e in P.TABLE_EXTS),
             params=("make_tables", "datasets", "gans", "autoencoders", "fingerprints", "protocols", "attribution"),
             modules=("src/ganprint/report/tables.py", "src/ganprint/report/paper_numbers.py"),
             dynamic_inputs=_table_inputs,
@@ -524,6 +582,7 @@ STAGES: dict[str, Stage] = {
                 "results/metrics/embed_fingerprints",
                 "results/metrics/detect_fingerprints",
                 "results/metrics/evaluate_attribution",
+                "results/metrics/evaluate_robustness",
                 "results/metrics/gan",
             ),
         ),
@@ -539,11 +598,63 @@ def expand(stage: Stage, params) -> list[dict]:
         return [{}]
     if stage.grid == "gans":
         return [g.selectors() for g in params.gan_list.values() if _runs_for(stage, g.variant)]
+    if stage.grid in PROTOCOL_GRIDS:
+        return protocol_jobs(stage.grid, params)
     from ganprint.config import lookup
 
     keys = GRIDS[stage.grid]  # wildcard → the params list (or mapping: its names) DVC's matrix iterates
     values = [list(lookup(params, k)) for k in keys.values()]
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def protocol_jobs(grid: str, params) -> list[dict]:
+    """The jobs of an attribution grid, protocol by protocol in ``attribution.protocols`` order:
+
+    * ``protocols``: one per protocol (build_split);
+    * ``classifiers``: protocol × its methods × its seeds, for protocols that train (train_classifier);
+    * ``evaluations``: every protocol × the methods × seeds of the protocol that trains its classifiers;
+    * ``robustness``: protocol × robustness methods × first seed × perturbations (immunize, evaluate_robustness);
+    * ``interpretations``: protocol × methods × first seed, for protocols that train (interpret_attribution).
+    """
+    out: list[dict] = []
+    for p in params.attribution.protocols:
+        cfg = params.protocols[p]
+        own = not cfg.classifier
+        if grid == "protocols":
+            out.append({"protocol": p})
+        elif grid == "evaluations":
+            out += [
+                {"protocol": p, "method": m, "seed": s}
+                for m in params.protocol_methods(p)
+                for s in params.protocol_seeds(p)
+            ]
+        elif grid == "classifiers" and own:
+            out += [{"protocol": p, "method": m, "seed": s} for m in cfg.methods for s in cfg.seeds]
+        elif grid == "interpretations" and own:
+            out += [{"protocol": p, "method": m, "seed": cfg.seeds[0]} for m in cfg.methods]
+        elif grid == "robustness" and own:
+            rob = cfg.robustness
+            out += [
+                {"protocol": p, "method": m, "seed": cfg.seeds[0], "perturbation": k}
+                for m in rob.methods
+                for k in rob.perturbations
+            ]
+    return out
+
+
+def job_selectors(params, wildcards: dict) -> dict:
+    """A job's wildcards plus what it derives from params (:data:`DERIVED`): ``train_protocol``, the protocol
+    whose classifiers a protocol's jobs use (itself, or its ``classifier``)."""
+    out = dict(wildcards)
+    if "protocol" in out:
+        out["train_protocol"] = params.train_protocol(out["protocol"])
+    return out
+
+
+def job_inputs(stage: Stage, params, wildcards: dict) -> dict[str, str]:
+    """The declared inputs of one job, derived selectors filled in (Snakemake fills the plain wildcards itself)."""
+    sel = job_selectors(params, wildcards)
+    return {k: v.format(**sel) for k, v in stage.inputs.items()}
 
 
 def _runs_for(stage: Stage, variant: str) -> bool:
@@ -577,7 +688,7 @@ def tracked_params(stage: Stage, params, wildcards: dict) -> str:
     """The values of the stage's params keys for one job (Snakemake's params trigger; DVC tracks the same keys)."""
     from ganprint.config import tracked_values
 
-    return tracked_values(params, list(stage.params), **wildcards)
+    return tracked_values(params, list(stage.params), **job_selectors(params, wildcards))
 
 
 def snakemake_shell(stage: Stage) -> str:
@@ -634,7 +745,7 @@ def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None,
         else:
             modules.append(p)
     out["deps"] = [_dvc_path(p, fixed) for p in (*modules, *stage.inputs.values(), *stage.dvc_deps)]
-    out["params"] = [_dvc_path(k, fixed) for k in stage.params]
+    out["params"] = list(dict.fromkeys(_dvc_path(k, fixed) for k in stage.params))
     # persist: DVC must not delete the previous outputs before the command runs (a failed run would lose them);
     # every stage writes its outputs atomically, so old files stay until new ones are complete.
     outs, metrics, plots = [], [], []
@@ -644,6 +755,10 @@ def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None,
             opts["cache"] = False
         if name in stage.plots:
             opts["x"] = stage.plot_x.get(name, "step")
+            if name in stage.plot_y:
+                opts["y"] = stage.plot_y[name]
+            if name in stage.plot_template:
+                opts["template"] = stage.plot_template[name]
         (metrics if name in stage.metrics else plots if name in stage.plots else outs).append(
             {_dvc_path(pattern, fixed): opts}
         )
@@ -652,6 +767,30 @@ def dvc_stage(stage: Stage, matrix: dict | None, archs: list[str] | None = None,
         out["metrics"] = metrics
     if plots:
         out["plots"] = plots
+    return out
+
+
+def _dvc_protocol_stages(stage: Stage, params) -> dict:
+    """The DVC definitions of an attribution stage: one per protocol (and method), so each job depends on exactly
+    its protocol's params and its method's files. Seeds and perturbations are templated from params.yaml, so
+    ``dvc exp run -S protocols.closed_set.seeds=[0,1,2,3]`` grows the grid without a render; a new protocol or
+    method needs one (``ganprint render-dvc``)."""
+    out: dict = {}
+    jobs = protocol_jobs(stage.grid, params)
+    keys = list(dict.fromkeys((j["protocol"], j.get("method")) for j in jobs))
+    for protocol, method in keys:
+        x = params.train_protocol(protocol)
+        fixed = {"protocol": protocol, "train_protocol": x} | ({"method": method} if method else {})
+        matrix = {}
+        if "seed" in stage.wildcards:
+            if stage.grid in ("classifiers", "evaluations"):
+                matrix["seed"] = f"${{protocols.{x}.seeds}}"
+            else:  # robustness and figures: the first seed only
+                matrix["seed"] = [params.protocols[x].seeds[0]]
+        if "perturbation" in stage.wildcards:
+            matrix["perturbation"] = f"${{protocols.{protocol}.robustness.perturbations}}"
+        name = ".".join([stage.name, protocol, *([method] if method else [])])
+        out[name] = dvc_stage(stage, matrix or None, fixed=fixed)
     return out
 
 
@@ -675,18 +814,16 @@ def render_dvc(params) -> str:
                     # clean and fingerprinted GANs): the matrix lists those
                     matrix["variant"] = partial[group]
                 stages[f"{st.name}.{group}"] = dvc_stage(st, matrix, list(params.gans[group].arch))
-        elif "method" in st.wildcards:
-            grid = {w: k for w, k in GRIDS[st.grid].items() if w != "method"}
-            for method in params.attribution.methods:
-                matrix = {w: f"${{{k}}}" for w, k in grid.items()}
-                stages[f"{st.name}.{method}"] = dvc_stage(st, matrix, fixed={"method": method})
+        elif st.grid in PROTOCOL_GRIDS:
+            stages.update(_dvc_protocol_stages(st, params))
         else:
             stages[st.name] = dvc_stage(st, {w: f"${{{k}}}" for w, k in GRIDS[st.grid].items()})
     header = (
         "# ganprint: the DVC front-end (ledger: lock, cache, remote, experiments).\n"
         "# GENERATED by `ganprint render-dvc` from the stage declarations in src/ganprint/stages.py, the `gans`\n"
-        "# groups and attribution.methods of params.yaml: do not edit; `ganprint render-dvc --check` (run by CI)\n"
-        "# fails when stale. Matrix stages expand from params.yaml, so `dvc exp run -S` grows or shrinks a group,\n"
-        "# the protocols or the datasets without a render (a new gans group or method needs one).\n"
+        "# groups and the protocols of params.yaml: do not edit; `ganprint render-dvc --check` (run by CI) fails\n"
+        "# when stale. Matrix stages expand from params.yaml, so `dvc exp run -S` grows or shrinks a group, the\n"
+        "# datasets or a protocol's seeds / perturbations without a render (a new gans group, protocol or method\n"
+        "# needs one).\n"
     )
     return header + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)

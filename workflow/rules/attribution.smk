@@ -1,11 +1,13 @@
-# build_split per protocol, train_classifier, evaluate_attribution and interpret_attribution per {protocol, method}
-# (protocols are data).
+# build_split per protocol; train_classifier per {protocol, method, seed}; immunize_classifier and
+# evaluate_robustness per {protocol, method, seed, perturbation}; evaluate_attribution per {protocol, method, seed}
+# (a protocol with `classifier: X` evaluates X's models); interpret_attribution per {protocol, method, first seed}.
+# Protocols are data: the jobs come from params.yaml (ganprint.stages.protocol_jobs).
 
 
 rule build_split:
     input:
         modules("build_split"),
-        **STAGES["build_split"].inputs,
+        **inputs("build_split"),
         stores=dynamic_inputs("build_split"),
     output:
         **STAGES["build_split"].outputs,
@@ -26,7 +28,7 @@ rule build_split:
 rule train_classifier:
     input:
         modules("train_classifier"),
-        **STAGES["train_classifier"].inputs,
+        **inputs("train_classifier"),
     output:
         **STAGES["train_classifier"].outputs,
     log:
@@ -43,10 +45,30 @@ rule train_classifier:
         command("train_classifier")
 
 
+rule immunize_classifier:
+    input:
+        modules("immunize_classifier"),
+        **inputs("immunize_classifier"),
+    output:
+        **STAGES["immunize_classifier"].outputs,
+    log:
+        STAGES["immunize_classifier"].log,
+    benchmark:
+        STAGES["immunize_classifier"].benchmark
+    threads: threads("immunize_classifier")
+    resources:
+        gpu=STAGES["immunize_classifier"].gpu,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked("immunize_classifier"),
+    shell:
+        command("immunize_classifier")
+
+
 rule evaluate_attribution:
     input:
         modules("evaluate_attribution"),
-        **STAGES["evaluate_attribution"].inputs,
+        **inputs("evaluate_attribution"),
     output:
         **STAGES["evaluate_attribution"].outputs,
     log:
@@ -63,10 +85,30 @@ rule evaluate_attribution:
         command("evaluate_attribution")
 
 
+rule evaluate_robustness:
+    input:
+        modules("evaluate_robustness"),
+        **inputs("evaluate_robustness"),
+    output:
+        **STAGES["evaluate_robustness"].outputs,
+    log:
+        STAGES["evaluate_robustness"].log,
+    benchmark:
+        STAGES["evaluate_robustness"].benchmark
+    threads: threads("evaluate_robustness")
+    resources:
+        gpu=STAGES["evaluate_robustness"].gpu,
+    params:
+        file=PARAMS_FILE,
+        tracked=tracked("evaluate_robustness"),
+    shell:
+        command("evaluate_robustness")
+
+
 rule interpret_attribution:
     input:
         modules("interpret_attribution"),
-        **STAGES["interpret_attribution"].inputs,
+        **inputs("interpret_attribution"),
     output:
         **STAGES["interpret_attribution"].outputs,
     log:

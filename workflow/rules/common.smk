@@ -5,10 +5,11 @@ import sys
 import time
 
 from ganprint import registry
-from ganprint.config import VARIANT_PATTERN, ConfigError, load_params
+from ganprint.config import ROBUSTNESS_KINDS, VARIANT_PATTERN, ConfigError, load_params
 from ganprint.stages import (
     STAGES,
     all_targets,
+    job_inputs,
     render_dvc,
     snakemake_shell,
     tracked_params,
@@ -30,6 +31,7 @@ except ConfigError as e:
 wildcard_constraints:
     dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     protocol=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    perturbation="|".join(ROBUSTNESS_KINDS),
     method="|".join(registry.METHODS),
     arch="|".join(registry.ARCHS),
     loss="|".join(registry.LOSSES),
@@ -56,6 +58,18 @@ def dynamic_inputs(name):
     )
 
 
+def inputs(name):
+    """The declared inputs, each a function of the job: a path may name a derived selector ({train_protocol})."""
+    return {
+        k: (
+            lambda wildcards, k=k: job_inputs(
+                STAGES[name], PARAMS, dict(wildcards.items())
+            )[k]
+        )
+        for k in STAGES[name].inputs
+    }
+
+
 def outputs(name):
     """The stage's outputs, its folder outputs wrapped in directory()."""
     st = STAGES[name]
@@ -73,12 +87,12 @@ def command(name):
 
 
 def check_dvc_yaml():
-    """dvc.yaml has one definition per gans group and per attribution method: warn when params.yaml grew one."""
+    """dvc.yaml has one definition per gans group and per protocol × method: warn when params.yaml grew one."""
     if PARAMS_FILE == "params.yaml" and os.path.isfile("dvc.yaml"):
         with open("dvc.yaml", encoding="utf-8") as fh:
             if fh.read() != render_dvc(PARAMS):
                 sys.stderr.write(
-                    "ganprint: warning: dvc.yaml does not match params.yaml's gans groups, attribution methods or the stage "
+                    "ganprint: warning: dvc.yaml does not match params.yaml's gans groups, protocols or the stage "
                     "declarations; run `ganprint render-dvc` so that DVC records what Snakemake builds\n"
                 )
 

@@ -3,10 +3,12 @@
 A split is a CSV manifest, ``store,key,sha1,label,split,source``, one row per image; classifiers and evaluations
 read images through it one batch at a time (never a whole split in RAM) and depend on it rather than on whole
 directories. Classes are sorted by name and the order is stored in every model (PAPERS.md §6: the reference
-code's unsorted ``os.listdir`` label order is a known trap). A class's images are split evenly over its
-sources; within a source, train takes the first images in key order, val the next ones and test the last
-ones, so the three never overlap even when the test sources are the training sources. Each row carries the
-image's sha1 from the store's manifest, so a split built against an older store is detected when read.
+code's unsorted ``os.listdir`` label order is a known trap). Each source gives the protocol's number of images
+per split; train, val and test never share an image, nor a photograph: the crops of the embedded demo come from
+a few photographs, so real test crops are taken from photographs no training crop comes from. Each source's
+images are drawn once (every class and test set listing it gets the same ones); DNA-Det's cross-seed loader
+repeated the first seed's images nine times instead (PAPERS §4.4). Each row carries the image's sha1 from the
+store's manifest, so a split built against an older store is detected when read.
 
 No params or config imports here: callers pass plain class → sources maps and counts.
 """
@@ -28,25 +30,25 @@ SPLITS = ("train", "val", "test")
 #: Test-class name of an open-set protocol's sources absent from training (PAPERS §7b); label y = -1.
 UNKNOWN = "unknown"
 COLUMNS = ("store", "key", "sha1", "label", "split", "source")
+#: An embedded crop's manifest source is ``<photograph>#crop<i>``: the part before it is the crop's group.
+GROUP_SEP = "#"
 
 
 class SplitError(StageError):
     """A protocol asks for more images than a source has, or a split manifest is unusable."""
 
 
-def _share(total: int, k: int) -> list[int]:
-    """``total`` images over ``k`` sources as evenly as possible; the first sources take the remainder."""
-    base, extra = divmod(total, k)
-    return [base + (1 if i < extra else 0) for i in range(k)]
+def _store_rows(store: str) -> list[tuple[str, str, str]]:
+    """(key, sha1, group) of every image of ``store`` in key order, from the manifest beside it (no image data read).
 
-
-def _store_rows(store: str) -> list[tuple[str, str]]:
-    """(key, sha1) of every image of ``store`` in key order, from the manifest beside it (no image data read)."""
+    The group is what must never be split across train / val / test: the photograph of an embedded crop (the
+    manifest source ``<photo>#crop<i>``), else the image itself (a file, a GAN sample).
+    """
     manifest = Path(store).with_name("manifest.csv")
     if not manifest.is_file():
         raise StoreError(f"{manifest}: manifest of {store} not found; run the stage that writes the store first")
     try:
-        rows = [(r["key"], r["sha1"]) for r in iter_manifest(manifest)]
+        rows = [(r["key"], r["sha1"], _group(r)) for r in iter_manifest(manifest)]
     except (KeyError, ValueError, UnicodeDecodeError) as e:
         raise StoreError(f"{manifest}: not a readable store manifest ({type(e).__name__}: {e})") from None
     # LMDB orders keys bytewise; ImageStoreWriter writes them in that order already, so this rarely sorts.
@@ -55,47 +57,74 @@ def _store_rows(store: str) -> list[tuple[str, str]]:
     return rows
 
 
-def _plan(spec: Mapping[str, Sequence[tuple[str, str]]], per_class: int, what: str) -> list[tuple[str, str, str, int]]:
-    """(class, source, store, count) in class (sorted) then source order; a source appears once per spec."""
-    out, seen = [], {}
-    for cls in sorted(spec):
-        sources = list(spec[cls])
-        if not sources:
-            raise SplitError(f"{what} class {cls!r} has no sources")
-        for (src, store), n in zip(sources, _share(per_class, len(sources)), strict=True):
-            if src in seen:
-                raise SplitError(
-                    f"source {src} is listed twice in the {what} classes ({seen[src]!r} and {cls!r}); "
-                    "a source belongs to one class"
-                )
-            seen[src] = cls
-            out.append((cls, src, str(store), n))
-    return out
+def _group(row: dict) -> str:
+    src = row.get("source", "")
+    return src.split(GROUP_SEP, 1)[0] if GROUP_SEP in src else f"key:{row['key']}"
+
+
+def _assign(rows: list[tuple[str, str, str]], need: dict[str, int], src: str, store: str) -> dict[str, list]:
+    """Split one source's images into train / val / test without ever splitting a group (a photograph).
+
+    Groups keep their first-appearance (key) order. Test takes whole groups from the end, val the groups before
+    those, train the remaining groups from the start; within a split images are taken round-robin over its groups
+    in key order, so train draws from every training photograph, not from the first one only. Each image is its
+    own group for GAN samples and image folders: then train = the first keys, test = the last ones.
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for key, sha1, g in rows:
+        groups.setdefault(g, []).append((key, sha1))
+    order = list(groups)
+    out: dict[str, list] = {s: [] for s in SPLITS}
+    for split in ("test", "val"):
+        got = 0
+        while got < need[split] and order:
+            g = order.pop()
+            out[split].append(g)
+            got += len(groups[g])
+        if got < need[split]:
+            break
+        out[split].reverse()
+    out["train"] = order
+    taken: dict[str, list] = {}
+    for split in SPLITS:
+        have = sum(len(groups[g]) for g in out[split])
+        if have < need[split]:
+            photos = f" in {len(groups)} photographs" if len(groups) < len(rows) else ""
+            raise SplitError(
+                f"source {src} ({store}) has {len(rows)} images{photos}, fewer than its splits need: train "
+                f"{need['train']} + val {need['val']} + test {need['test']}, which never share an image"
+                f"{' or a photograph' if photos else ''}; lower the protocol's images (train / val / test per "
+                "source), or generate more images"
+            )
+        members = [groups[g] for g in out[split]]
+        picked = [m[i] for i in range(max(map(len, members), default=0)) for m in members if i < len(m)]
+        taken[split] = sorted(picked[: need[split]])
+    return taken
 
 
 def build_split(
     classes: Mapping[str, Sequence[tuple[str, str]]],
-    counts: Mapping[str, int],
+    images: Mapping[str, int],
     test_classes: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> pd.DataFrame:
     """The split manifest of one protocol as a DataFrame with :data:`COLUMNS`.
 
     Args:
         classes: class name → [(source name, store path), ...] for train and val.
-        counts: images per class for ``"train"``, ``"val"`` and ``"test"`` (a missing key = 0), split evenly
-            over the class's sources.
+        images: images PER SOURCE for ``"train"``, ``"val"`` and ``"test"`` (a missing key = 0).
         test_classes: the same for test; None = ``classes``. Every test class must be a training class, or
             :data:`UNKNOWN` (``"unknown"``: an open-set protocol's sources absent from training).
 
-    Rows are ordered by split (train, val, test), class name, source order, key. Raises :class:`SplitError`
-    when a source has fewer images than its train + val + test shares, and ``StoreError`` when a store's
-    manifest is missing.
+    A source takes train and val images only when a train class lists it, test images only when a test class
+    does; its images never appear in two splits, and neither does a photograph (:func:`_assign`). Rows are
+    ordered by split (train, val, test), class name, source order, key. Raises :class:`SplitError` when a source
+    has too few images and ``StoreError`` when a store's manifest is missing.
     """
-    unknown = set(counts) - set(SPLITS)
+    unknown = set(images) - set(SPLITS)
     if unknown:
-        raise SplitError(f"build_split counts name unknown splits {sorted(unknown)}; use {', '.join(SPLITS)}")
-    if any(int(counts.get(s, 0)) < 0 for s in SPLITS):
-        raise SplitError(f"build_split counts must be >= 0, got {dict(counts)}")
+        raise SplitError(f"build_split images name unknown splits {sorted(unknown)}; use {', '.join(SPLITS)}")
+    if any(int(images.get(s, 0)) < 0 for s in SPLITS):
+        raise SplitError(f"build_split images must be >= 0, got {dict(images)}")
     if not classes:
         raise SplitError("build_split needs at least one class")
     if UNKNOWN in classes:
@@ -107,43 +136,44 @@ def build_split(
             f"test classes {extra} are not training classes {sorted(classes)}; a classifier only predicts "
             f"the classes it was trained on (name the test sources absent from training {UNKNOWN!r})"
         )
-    plans = {s: _plan(test_classes if s == "test" else classes, int(counts.get(s, 0)), s) for s in SPLITS}
+    plans = {s: _plan(test_classes if s == "test" else classes, s) for s in SPLITS}
 
     need: dict[str, dict[str, int]] = {}  # source → split → images
     store_of: dict[str, str] = {}
     source_of: dict[str, str] = {}
     for split, plan in plans.items():
-        for _cls, src, store, n in plan:
+        for _cls, src, store in plan:
             norm = os.path.normpath(store)
             if store_of.setdefault(src, store) != store:
                 raise SplitError(f"source {src} names two stores: {store_of[src]} and {store}")
             if source_of.setdefault(norm, src) != src:
                 raise SplitError(f"store {store} is named by two sources, {source_of[norm]} and {src}")
-            need.setdefault(src, dict.fromkeys(SPLITS, 0))[split] += n
+            need.setdefault(src, dict.fromkeys(SPLITS, 0))[split] = int(images.get(split, 0))
 
-    keys: dict[str, list[tuple[str, str]]] = {}
-    for src, n in need.items():
-        rows = keys[src] = _store_rows(store_of[src])
-        total = sum(n.values())
-        if total > len(rows):
-            raise SplitError(
-                f"source {src} ({store_of[src]}) has {len(rows)} images, fewer than the {total} its splits need "
-                f"(train {n['train']} + val {n['val']} + test {n['test']}; they never overlap); lower "
-                "build_split.train_per_class / val_per_class / test_per_class, or generate more images"
-            )
-
+    taken = {src: _assign(_store_rows(store_of[src]), n, src, store_of[src]) for src, n in need.items()}
     out = []
     for split, plan in plans.items():
-        for cls, src, store, n in plan:
-            rows, k = keys[src], need[src]
-            if split == "train":
-                take = rows[:n]
-            elif split == "val":
-                take = rows[k["train"] : k["train"] + n]
-            else:
-                take = rows[len(rows) - n :]
-            out.extend((store, key, sha1, cls, split, src) for key, sha1 in take)
+        for cls, src, store in plan:
+            out.extend((store, key, sha1, cls, split, src) for key, sha1 in taken[src][split])
     return pd.DataFrame(out, columns=list(COLUMNS), dtype=str)
+
+
+def _plan(spec: Mapping[str, Sequence[tuple[str, str]]], what: str) -> list[tuple[str, str, str]]:
+    """(class, source, store) in class (sorted) then source order; a source appears once per spec."""
+    out, seen = [], {}
+    for cls in sorted(spec):
+        sources = list(spec[cls])
+        if not sources:
+            raise SplitError(f"{what} class {cls!r} has no sources")
+        for src, store in sources:
+            if src in seen:
+                raise SplitError(
+                    f"source {src} is listed twice in the {what} classes ({seen[src]!r} and {cls!r}); "
+                    "a source belongs to one class"
+                )
+            seen[src] = cls
+            out.append((cls, src, str(store)))
+    return out
 
 
 def write_split(df: pd.DataFrame, path: str | Path) -> None:

@@ -11,6 +11,7 @@ method's ``hparams`` and ``state`` and, when the split has a validation part, th
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,6 +27,16 @@ from .openset import calibrate, confidence, feature_stats, rejection_scores
 from .splits import SplitManifest
 
 log = logging.getLogger("ganprint")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a method trains (``fit``'s ``train_cfg``): passes over the data, batch size, and the seed of the
+    initial weights, the data order and the augmentation draws (a protocol's classifier seed)."""
+
+    epochs: int
+    batch_size: int
+    seed: int
 
 
 def save_method(path: str | Path, method, *, model_name: str, protocol: str = "", **extra) -> None:

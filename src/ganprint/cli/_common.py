@@ -89,9 +89,10 @@ def run(
 def resolved_config(params: Params, stage: str, **selectors) -> dict:
     """The params keys the stage depends on (its declaration's ``params``) plus its selectors, written beside
     its outputs: exactly what both front-ends track for this job."""
-    from ganprint.stages import STAGES
+    from ganprint.stages import STAGES, job_selectors
 
-    out = {k.format(**selectors): lookup(params, k.format(**selectors)) for k in STAGES[stage].params}
+    sel = job_selectors(params, selectors)
+    out = {k.format(**sel): lookup(params, k.format(**sel)) for k in STAGES[stage].params}
     if selectors:
         out["selectors"] = selectors
     return out

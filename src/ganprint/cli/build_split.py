@@ -37,15 +37,16 @@ def main(argv: list[str] | None = None) -> int:
                 for cls, srcs in params.protocol_sources(args.protocol, split).items()
             }
 
-        cfg = params.build_split
-        counts = {"train": cfg.train_per_class, "val": cfg.val_per_class, "test": cfg.test_per_class}
-        df = build_split(sources("train"), counts, sources("test"))
+        images = params.protocol_images(args.protocol).model_dump()
+        df = build_split(sources("train"), images, sources("test"))
         write_split(df, args.out)
         per = Counter(zip(df["split"], df["label"], strict=True))
         write_json(
             args.metrics,
             {
                 "protocol": args.protocol,
+                "classifier_protocol": params.train_protocol(args.protocol),
+                "images_per_source": images,
                 "classes": sorted(df["label"].unique()),
                 "images": {s: int((df["split"] == s).sum()) for s in ("train", "val", "test")},
                 "images_per_class": {f"{s}/{c}": n for (s, c), n in sorted(per.items())},

@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
         for name in params.gan_list:
             print(f"    gan/{name}")
         print(f"  autoencoders: {', '.join(params.autoencoders)}")
-        print(f"  attribution:  {', '.join(params.attribution.protocols)} × {', '.join(params.attribution.methods)}")
+        print("  attribution protocols:")
+        for name in params.attribution.protocols:
+            x = params.train_protocol(name)
+            how = f"classifiers of {x}" if x != name else f"seeds {params.protocol_seeds(name)}"
+            print(f"    {name:<16} {', '.join(params.protocol_methods(name))} ({how})")
         print("  jobs per stage:")
         for st in STAGES.values():
             print(f"    {st.name:<30} {len(expand(st, params))}")

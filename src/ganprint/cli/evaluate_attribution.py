@@ -1,26 +1,25 @@
-"""Evaluate a trained attributor on the test part of a protocol's split (closed-set, cross-seed, ...)."""
+"""Evaluate a trained attributor on the clean test part of a protocol's split (closed-set, cross-seed, ...)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ganprint.cli._common import add_device, make_parser, pick_device, run
-from ganprint.cli.train_classifier import check_job
+from ganprint.cli.train_classifier import add_job_args, check_job
 from ganprint.io import write_json
 
 EXAMPLE = """
-ganprint evaluate-attribution --params params.yaml --protocol cross_seed --method postpool \\
-    --split results/splits/cross_seed.csv --model results/models/classifier/cross_seed/postpool/model.pt \\
-    --predictions results/predictions/cross_seed/postpool.csv \\
-    --metrics results/metrics/evaluate_attribution/cross_seed/postpool.json
+ganprint evaluate-attribution --params params.yaml --protocol cross_seed --method postpool --seed 0 \\
+    --split results/splits/cross_seed.csv --model results/models/classifier/arch_closed/postpool/seed0/model.pt \\
+    --predictions results/predictions/cross_seed/postpool/seed0.csv \\
+    --metrics results/metrics/evaluate_attribution/cross_seed/postpool/seed0.json
 """
 
 
 def main(argv: list[str] | None = None) -> int:
     p = make_parser("evaluate-attribution", __doc__, EXAMPLE)
     add_device(p)
-    p.add_argument("--protocol", required=True)
-    p.add_argument("--method", required=True)
+    add_job_args(p)
     p.add_argument("--split", type=Path, required=True, help="split manifest (build_split)")
     p.add_argument("--model", type=Path, required=True, help="classifier checkpoint (model.pt)")
     p.add_argument("--predictions", type=Path, required=True, help="per-image predictions CSV (store, key, scores)")
@@ -30,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         from ganprint.attribution.evaluate import evaluate_attribution
         from ganprint.attribution.splits import read_split
 
-        check_job(params, args.protocol, args.method)
+        check_job(params, args.protocol, args.method, args.seed)
         metrics = evaluate_attribution(
             read_split(args.split),
             args.model,
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             open_set_tpr=params.evaluate_attribution.open_set_tpr,
             open_set_score=params.evaluate_attribution.open_set_score,
         )
-        metrics |= {"protocol": args.protocol, "method": args.method}
+        metrics |= {"protocol": args.protocol, "method": args.method, "seed": args.seed, "perturbation": "none"}
         write_json(args.metrics, metrics)
 
     return run(p, argv, body)

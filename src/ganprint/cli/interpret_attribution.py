@@ -9,9 +9,9 @@ from ganprint.cli.train_classifier import check_job
 
 EXAMPLE = """
 ganprint interpret-attribution --params params.yaml --protocol closed_set --method postpool \\
-    --split results/splits/closed_set.csv --model results/models/classifier/closed_set/postpool/model.pt \\
-    --metrics results/metrics/evaluate_attribution/closed_set/postpool.json \\
-    --out results/figures/attribution/closed_set/postpool
+    --split results/splits/closed_set.csv --model results/models/classifier/closed_set/postpool/seed0/model.pt \\
+    --metrics results/metrics/evaluate_attribution/closed_set/postpool/seed0.json \\
+    --out results/figures/attribution/closed_set/postpool/seed0
 """
 
 

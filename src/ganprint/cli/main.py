@@ -19,7 +19,9 @@ STAGES = {
     "fingerprint-robustness": "fingerprint_robustness",
     "build-split": "build_split",
     "train-classifier": "train_classifier",
+    "immunize-classifier": "immunize_classifier",
     "evaluate-attribution": "evaluate_attribution",
+    "evaluate-robustness": "evaluate_robustness",
     "interpret-attribution": "interpret_attribution",
     "make-tables": "make_tables",
 }
