@@ -70,8 +70,17 @@ METRICS_CLASSIFIER = METRICS + "/train_classifier/{protocol}/{method}.json"
 METRICS_ATTRIBUTION = METRICS + "/evaluate_attribution/{protocol}/{method}.json"
 METRICS_GAN = METRICS + "/gan/" + GAN_NAME + ".json"  # FID and KID of one GAN (evaluate_gan)
 TABLES = "results/tables"
-TABLE_NAMES = ("attribution", "fingerprints", "gans")
-TABLE_FILES = tuple(f"{TABLES}/{t}.{ext}" for t in TABLE_NAMES for ext in ("csv", "md"))
+TABLE_NAMES = (
+    "yu2019_table1",
+    "yu2019_table2",
+    "dnadet_cross",
+    "robustness",
+    "generator_attribution",
+    "fingerprints",
+    "gans",
+)
+TABLE_EXTS = ("csv", "md", "tex")
+TABLE_FILES = tuple(f"{TABLES}/{t}.{ext}" for t in TABLE_NAMES for ext in TABLE_EXTS)
 LOGS = "results/logs/{stage}/{job}.log"  # one log per job (not artifacts: DVC does not track them)
 BENCHMARKS = "results/benchmarks/{stage}/{job}.tsv"  # Snakemake's benchmark: files
 
