@@ -1,28 +1,82 @@
 """The papers' reported numbers that our tables put beside ours (source: ../shared/PAPERS.md).
 
 Each entry says where the number comes from; values recalled from a PDF and not verified against it are
-marked ``verified: False`` and shown as "(unverified)" in the tables, as PAPERS.md asks.
+marked ``verified: False`` and shown as "(unverified)" in the tables, as PAPERS.md asks. Values are kept as
+the text PAPERS.md gives ("~28.0" is an approximate recollection), never rounded or completed here.
 """
 
 from __future__ import annotations
 
+NOT_RETRIEVABLE = "n/a (not retrievable offline)"
+
+# how the papers name our methods (the registry keys of ganprint.methods)
+METHOD_NAMES = {
+    "knn": "kNN on pixels",
+    "eigenface": "Eigenface",
+    "prnu": "PRNU (Marra et al.)",
+    "postpool": "Yu et al. 2019 postpool classifier",
+    "visnet": "Yu et al. 2019 visNet",
+    "gandct": "Frank et al. 2020 DCT-CNN",
+    "classmodel": "class-modelling (Generator_Attribution)",
+    "dnadet": "DNA-Det",
+}
+
+# Yu et al. 2019 Tables 1 and 2 (PAPERS.md §1.7, every value [MEMORY]): per paper method, per dataset column.
+# The DNA-Det multiple-cross table (PAPERS.md §4.5) and Generator_Attribution (§3.5): no numbers offline.
 ATTRIBUTION = {
     "yu2019_table1": {
-        "reference": "Yu et al. 2019, Table 1: real + ProGAN/SNGAN/CramerGAN/MMDGAN, postpool classifier, 128 px",
-        "accuracy": {"CelebA": 99.43, "LSUN": 98.58},
+        "reference": "Yu et al. 2019, Table 1: real + ProGAN/SNGAN/CramerGAN/MMDGAN, 128 px (PAPERS.md §1.7)",
+        "datasets": ("CelebA", "LSUN"),
+        "methods": {
+            "knn": {"CelebA": "~28.0", "LSUN": "~36.3"},
+            "eigenface": {"CelebA": "~53.3", "LSUN": "n/a (faces only)"},
+            "prnu": {"CelebA": "~86.6", "LSUN": "~67.8"},
+            "postpool": {"CelebA": "99.43", "LSUN": "98.58"},
+            "visnet": {"CelebA": "high 90s, value not recalled", "LSUN": "high 90s, value not recalled"},
+        },
         "verified": False,
     },
     "yu2019_table2": {
-        "reference": "Yu et al. 2019, Table 2: real + 10 ProGAN training seeds, postpool classifier, 128 px",
-        "accuracy": {"CelebA": 99.5, "LSUN": 97.7},
+        "reference": "Yu et al. 2019, Table 2: real + 10 ProGAN training seeds, 128 px (PAPERS.md §1.7)",
+        "datasets": ("CelebA", "LSUN"),
+        "methods": {
+            "knn": {"CelebA": "~11", "LSUN": "~11"},
+            "prnu": {"CelebA": "~92", "LSUN": "~71"},
+            "postpool": {"CelebA": "99.5", "LSUN": "97.7"},
+        },
         "verified": False,
     },
-    "dnadet_cross_seed": {
-        "reference": "DNA-Det (AAAI 2022), multiple-cross table, cross-seed: values not retrievable offline",
-        "accuracy": {},
+    **{
+        f"dnadet_{setting}": {
+            "reference": f"DNA-Det (AAAI 2022), multiple-cross table, {setting.replace('_', '-')}: values not "
+            "retrievable offline (PAPERS.md §4.5)",
+            "datasets": (),
+            "methods": {},
+            "verified": False,
+        }
+        for setting in ("closed", "cross_seed", "cross_loss", "cross_finetune", "cross_dataset")
+    },
+    "generator_attribution": {
+        "reference": "Transferable class-modelling (arXiv 2203.09777, quarxilon/Generator_Attribution): headline "
+        "numbers not retrievable offline (PAPERS.md §3.5)",
+        "datasets": (),
+        "methods": {},
         "verified": False,
     },
 }
+
+# qualitative claims only, no number is quoted for them ([MEMORY] ones say "(unverified)")
+QUALITATIVE = {
+    "dnadet": "closed-set accuracy about 99%+ for all methods; PRNU, Yu et al. 2019 and Frank et al. collapse on "
+    "cross-seed, cross-loss and cross-dataset; DNA-Det stays high, cross-dataset the hardest (unverified, "
+    "PAPERS.md §4.5)",
+    "robustness": "attacks without immunization drop accuracy sharply; immunization brings most attacks back to the "
+    "90s, except relighting (unverified, Yu et al. 2019, PAPERS.md §1.7)",
+    "generator_attribution": "primary-module detection transfers; binary class-modelling attribution is feasible "
+    "but weaker than multiclass (README, PAPERS.md §3.5)",
+}
+# an exact number from a different benchmark, for orientation only (PAPERS.md §7b, POSE's demo subset)
+POSE_OPEN_SET_AUROC = {"unseen seed": 73.74, "unseen architecture": 87.19, "unseen dataset": 89.91}
 
 FINGERPRINT_TRANSFER = {
     "reference": "Yu et al. 2021 README (exact): bit accuracy of GANs trained on fingerprinted data, 0.93-0.99 "

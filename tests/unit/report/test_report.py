@@ -1,4 +1,5 @@
-"""Report: deterministic PNG grids with an exact mosaic layout; paper tables from hand-written metrics."""
+"""Report: deterministic PNG grids with an exact mosaic layout; the fingerprint and GAN tables from hand-written
+metrics (the attribution tables: test_tables.py)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,14 @@ from ganprint.errors import StageError
 from ganprint.io import write_json
 from ganprint.paths import (
     GAN_NAME,
-    METRICS_ATTRIBUTION,
     METRICS_DETECT,
     METRICS_EMBED,
     METRICS_FP_AE,
     METRICS_GAN,
-    TABLE_FILES,
 )
 from ganprint.report.figures import grid_image, save_grid
 from ganprint.report.paper_numbers import ATTRIBUTION, FINGERPRINT_TRANSFER
-from ganprint.report.tables import attribution_table, fingerprint_table, gan_table, make_tables
+from ganprint.report.tables import fingerprint_table, gan_table, make_table
 
 # -- grids -------------------------------------------------------------------------------------------------
 
@@ -82,10 +81,6 @@ def test_save_grid_bytes_are_deterministic(tmp_path):
 
 # -- tables ------------------------------------------------------------------------------------------------
 
-ATTR = {
-    "closed_set": {"accuracy": 0.875, "macro_f1": 0.8571428571, "chance": 1 / 3, "classes": ["real", "s0", "s1"]},
-    "cross_seed": {"accuracy": 0.5625, "macro_f1": 0.4, "chance": 0.5, "classes": ["dcgan", "real"]},
-}
 METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]  # every registered method
 
 
@@ -96,7 +91,6 @@ def _tiny() -> dict:
     return data
 
 
-# method i of a protocol scores ATTR's accuracy minus i/100, so each row is told apart
 DETECT = {
     "skimage-dcgan-nonsat-clean-seed0": 0.5123456,
     "skimage-dcgan-nonsat-clean-seed1": 0.4987654,
@@ -114,12 +108,6 @@ GAN_METRICS = {  # evaluate_gan's keys the tables read, per GAN of the tiny pres
 @pytest.fixture
 def metrics_root(tmp_path):
     params = parse_params(_tiny())
-    for protocol, m in ATTR.items():
-        for i, method in enumerate(params.attribution.methods):
-            write_json(
-                tmp_path / METRICS_ATTRIBUTION.format(protocol=protocol, method=method),
-                m | {"accuracy": m["accuracy"] - i / 100, "test_images": 8 * len(m["classes"])},
-            )
     write_json(tmp_path / METRICS_FP_AE.format(dataset="skimage"), {"bit_accuracy": 0.953125, "psnr_db": 30.0})
     for fp, acc in zip(params.fingerprints, (0.99609375, 0.875), strict=False):
         write_json(
@@ -162,8 +150,15 @@ def _csv(path):
         return list(csv.DictReader(fh))
 
 
+def _make(params, name, out, root) -> None:
+    """Write one table (the fingerprint and GAN tables read no attribution protocol)."""
+    files = make_table(params, name, out, root)
+    assert files == [str(out / f"{name}.{e}") for e in ("csv", "md", "tex")]
+
+
 def assert_md_table_is_the_csv(md: str, rows: list[dict]) -> None:
-    """The Markdown table holds the CSV's header and cells (numbers compared as numbers: tabulate writes 40.0 as 40)."""
+    """The Markdown table holds the CSV's header and cells, less the CSV's scale column (a note in the Markdown)."""
+    rows = [{k: v for k, v in r.items() if k != "scale"} for r in rows]
     table = [line for line in md.splitlines() if line.startswith("|")]
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in table]
     assert cells[0] == list(rows[0])
@@ -178,94 +173,14 @@ def assert_md_table_is_the_csv(md: str, rows: list[dict]) -> None:
 
 
 def test_paper_numbers_cover_the_params_choices():
-    assert set(ATTRIBUTION) == set(PAPER_REFERENCES) - {""}
-    assert ATTRIBUTION["yu2019_table2"]["accuracy"] == {"CelebA": 99.5, "LSUN": 97.7}
+    assert set(PAPER_REFERENCES) - {""} <= set(ATTRIBUTION)
+    assert ATTRIBUTION["yu2019_table2"]["methods"]["postpool"] == {"CelebA": "99.5", "LSUN": "97.7"}
     assert FINGERPRINT_TRANSFER["fingerprinted"] == 0.98
-
-
-def test_make_tables_writes_six_files(metrics_root, tmp_path):
-    params = parse_params(_tiny())
-    out = tmp_path / "results" / "tables"
-    files = make_tables(params, out, metrics_root)
-    names = ["attribution.csv", "attribution.md", "fingerprints.csv", "fingerprints.md", "gans.csv", "gans.md"]
-    assert files == [str(out / n) for n in names]
-    assert sorted(os.listdir(out)) == names
-    assert [f"results/tables/{n}" for n in sorted(os.listdir(out))] == sorted(TABLE_FILES)
-
-
-def test_attribution_table_numbers(metrics_root, tmp_path):
-    make_tables(parse_params(_tiny()), tmp_path / "t", metrics_root)
-    rows = _csv(tmp_path / "t" / "attribution.csv")
-    assert list(rows[0]) == [
-        "protocol",
-        "method",
-        "datasets",
-        "resolution_px",
-        "classes",
-        "test_images",
-        "accuracy_%",
-        "macro_f1_%",
-        "chance_%",
-        "paper_accuracy_%",
-        "paper_reference",
-    ]
-    protocols = ("closed_set", "cross_seed")
-    assert [(r["protocol"], r["method"]) for r in rows] == [(p, m) for p in protocols for m in METHODS]
-    assert [r["accuracy_%"] for r in rows] == [
-        *("87.5", "86.5", "85.5", "84.5", "83.5", "82.5", "81.5"),
-        *("56.25", "55.25", "54.25", "53.25", "52.25", "51.25", "50.25"),
-    ]
-    closed, cross = rows[0], rows[7]
-    assert {k: closed[k] for k in list(closed)[:10]} == {
-        "protocol": "closed_set",
-        "method": "postpool",
-        "datasets": "skimage",
-        "resolution_px": "32",
-        "classes": "3",
-        "test_images": "24",
-        "accuracy_%": "87.5",
-        "macro_f1_%": "85.71",
-        "chance_%": "33.33",
-        "paper_accuracy_%": "CelebA 99.5; LSUN 97.7 (unverified)",
-    }
-    assert closed["paper_reference"] == ATTRIBUTION["yu2019_table2"]["reference"]
-    assert (cross["protocol"], cross["accuracy_%"], cross["macro_f1_%"], cross["chance_%"]) == (
-        "cross_seed",
-        "56.25",
-        "40.0",
-        "50.0",
-    )
-    assert cross["paper_accuracy_%"] == "n/a"  # no numbers: nothing to mark unverified
-    assert (cross["classes"], cross["test_images"], cross["paper_reference"]) == (
-        "2",
-        "16",
-        ATTRIBUTION["dnadet_cross_seed"]["reference"],
-    )
-    md = (tmp_path / "t" / "attribution.md").read_text()
-    assert md.startswith("# Attribution accuracy (ours vs. the papers' reported numbers)\n\n|")
-    assert_md_table_is_the_csv(md, rows)  # header, rule, one row per protocol × method (14)
-    assert md.endswith(
-        "|\n\n- Scale: 32 px images (the embedded CPU demo; the papers use 128 px).\n"
-        "- Paper values marked (unverified) are recalled from the PDFs, not checked (see PAPERS.md).\n"
-    )
-
-
-def test_decimals(metrics_root):
-    data = _tiny()
-    data["make_tables"] = {"decimals": 0}
-    df = attribution_table(parse_params(data), metrics_root)
-    # round-half-even: 87.5 → 88, 86.5 → 86, 85.5 → 86, ...; 56.25 → 56, 55.25 → 55, ...
-    assert df["accuracy_%"].tolist() == [
-        *(88.0, 86.0, 86.0, 84.0, 84.0, 82.0, 82.0),
-        *(56.0, 55.0, 54.0, 53.0, 52.0, 51.0, 50.0),
-    ]
-    assert df["macro_f1_%"].tolist() == [86.0] * 7 + [40.0] * 7
-    assert df["chance_%"].tolist() == [33.0] * 7 + [50.0] * 7
 
 
 def test_fingerprint_table_numbers(metrics_root, tmp_path):
     params = parse_params(_tiny())
-    make_tables(params, tmp_path / "t", metrics_root)
+    _make(params, "fingerprints", tmp_path / "t", metrics_root)
     rows = _csv(tmp_path / "t" / "fingerprints.csv")
     assert list(rows[0]) == [
         "images",
@@ -281,6 +196,7 @@ def test_fingerprint_table_numbers(metrics_root, tmp_path):
         "paper_bit_accuracy",
         "paper_readme",
         "note",
+        "scale",
     ]
     fps = list(params.fingerprints)
     assert [r["images"] for r in rows] == [
@@ -352,10 +268,10 @@ def test_fingerprint_table_frame(metrics_root):
 
 def test_gan_table_numbers(metrics_root, tmp_path):
     params = parse_params(_tiny())
-    make_tables(params, tmp_path / "t", metrics_root)
+    _make(params, "gans", tmp_path / "t", metrics_root)
     rows = _csv(tmp_path / "t" / "gans.csv")
     head = ["gan", "arch", "loss", "variant", "seed", "resolution_px", "train_steps", "fid", "kid_x1000"]
-    assert list(rows[0]) == [*head, "num_fake", "num_real"]
+    assert list(rows[0]) == [*head, "num_fake", "num_real", "scale"]
     assert [r["gan"] for r in rows] == list(params.gan_list) == list(GAN_METRICS)  # one row per GAN, grid order
     assert [[r[k] for k in head] for r in rows] == [
         ["skimage-dcgan-nonsat-clean-seed0", "dcgan", "nonsat", "clean", "0", "32", "3", "120.0", "12.35 ± 1.11"],
@@ -407,8 +323,3 @@ def test_gan_table_needs_every_gans_metrics(metrics_root):
     (metrics_root / METRICS_GAN.replace(GAN_NAME, "skimage-dcgan-nonsat-clean-seed1")).unlink()
     with pytest.raises(StageError, match="gan/skimage-dcgan-nonsat-clean-seed1.json: metrics not found"):
         gan_table(parse_params(_tiny()), metrics_root)
-
-
-def test_missing_metrics_file(tmp_path):
-    with pytest.raises(StageError, match=r"closed_set/postpool.json: metrics not found; run the stage that writes"):
-        make_tables(parse_params(_tiny()), tmp_path / "t", tmp_path)
