@@ -20,11 +20,12 @@ from ganprint.config import is_fingerprint_variant
 from ganprint.errors import StageError
 from ganprint.io import atomic_path, read_json
 from ganprint.paths import (
-    METRICS,
+    METRICS_ATTRIBUTION,
     METRICS_DETECT,
     METRICS_EMBED,
     METRICS_FP_AE,
     METRICS_GAN,
+    METRICS_ROBUSTNESS_ATTR,
     TABLE_EXTS,
     TABLE_NAMES,
 )
@@ -39,10 +40,14 @@ from ganprint.report.paper_numbers import (
     QUALITATIVE,
 )
 
-# evaluate_attribution's metrics (the contract of issue 9); TODO(lead): use paths.METRICS_ATTRIBUTION once it is
-# this pattern, so that every path pattern lives in ganprint.paths
-METRICS_EVALUATION = METRICS + "/evaluate_attribution/{protocol}/{method}/seed{seed}/{perturbation}.json"
-CLEAN = "none"  # the perturbation of the clean test images and the plain model
+CLEAN = "none"  # the perturbation of the clean test images and the plain model (evaluate_attribution)
+
+
+def metrics_path(protocol: str, method: str, seed: int, perturbation: str = CLEAN) -> str:
+    """evaluate_attribution's metrics (clean) or evaluate_robustness's (one perturbation, plain vs immunized)."""
+    pattern = METRICS_ATTRIBUTION if perturbation == CLEAN else METRICS_ROBUSTNESS_ATTR
+    return pattern.format(protocol=protocol, method=method, seed=seed, perturbation=perturbation)
+
 
 YU2019_ROWS = ("knn", "eigenface", "prnu", "postpool", "visnet")  # Yu et al. 2019 Table 1's row order
 DNADET_SETTINGS = {  # paper value of a protocol → its column pair in the DNA-Det multiple-cross table
@@ -152,8 +157,8 @@ def protocols_scale(params, protocols: list[str]) -> str:
 
 
 def _evaluation(params, root: Path, protocol: str, method: str, seed: int, perturbation: str = CLEAN) -> dict:
-    path = root / METRICS_EVALUATION.format(protocol=protocol, method=method, seed=seed, perturbation=perturbation)
-    return _metrics(path, "evaluate_attribution")
+    path = root / metrics_path(protocol, method, seed, perturbation)
+    return _metrics(path, "evaluate_attribution" if perturbation == CLEAN else "evaluate_robustness")
 
 
 def _over_seeds(params, root: Path, protocol: str, method: str) -> list[dict]:
@@ -365,7 +370,7 @@ def generator_attribution_table(params, root: Path) -> Table:
             cms = []
             for seed, r in zip(protocol_seeds(params, p), runs["classmodel"], strict=True):
                 if "class_modelling" not in r:
-                    path = METRICS_EVALUATION.format(protocol=p, method="classmodel", seed=seed, perturbation=CLEAN)
+                    path = metrics_path(p, "classmodel", seed)
                     raise StageError(f"{root / path}: no class_modelling; rerun evaluate_attribution")
                 cms.append(r["class_modelling"])
             det = [c["detection"] for c in cms]
@@ -471,6 +476,8 @@ def fingerprint_table(params, root: Path = Path(".")) -> pd.DataFrame:
         ds: _metrics(root / METRICS_DETECT.format(dataset=ds), "detect_fingerprints") for ds in params.autoencoders
     }
     for name, g in params.gan_list.items():
+        if g.dataset not in detect:
+            continue  # no fingerprint decoder for its dataset (autoencoders): no fingerprint to read
         m = detect[g.dataset]["sets"][name]
         fingerprinted = is_fingerprint_variant(g.variant)
         fid = twin = ""

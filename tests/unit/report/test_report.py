@@ -85,9 +85,9 @@ METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"
 
 
 def _tiny() -> dict:
-    """The tiny preset with every method in the grid (the tables must list them all)."""
+    """The tiny preset with every method in its training protocol (the tables must list them all)."""
     data = tiny_params()
-    data["attribution"]["methods"] = list(METHODS)
+    data["protocols"]["closed_set"]["methods"] = list(METHODS)
     return data
 
 

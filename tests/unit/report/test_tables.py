@@ -16,12 +16,12 @@ from ganprint.io import write_json
 from ganprint.paths import GAN_NAME, METRICS_DETECT, METRICS_FP_AE, METRICS_GAN, TABLE_EXTS, TABLE_FILES, TABLE_NAMES
 from ganprint.report.paper_numbers import ATTRIBUTION, NOT_RETRIEVABLE
 from ganprint.report.tables import (
-    METRICS_EVALUATION,
     TABLES,
     build_table,
     make_table,
     make_tables,
     mean_std,
+    metrics_path,
     scale_label,
     tex_escape,
 )
@@ -155,7 +155,7 @@ OPEN_SET_AUROC = {"dnadet": 0.65, "postpool": 0.55, "classmodel": 0.6}
 
 
 def _eval_path(root: Path, p: str, m: str, seed: int, perturbation: str = "none") -> Path:
-    return root / METRICS_EVALUATION.format(protocol=p, method=m, seed=seed, perturbation=perturbation)
+    return root / metrics_path(p, m, seed, perturbation)
 
 
 def write_metrics(root: Path, params: NS) -> None:
@@ -496,11 +496,11 @@ def test_missing_metrics_names_the_file_and_the_stage(params, root, tmp_path):
     _eval_path(root, "cross_seed", "classmodel", 0).unlink()
     with pytest.raises(
         StageError,
-        match=r"evaluate_attribution/cross_seed/classmodel/seed0/none.json: metrics not found; run the stage that "
+        match=r"evaluate_attribution/cross_seed/classmodel/seed0.json: metrics not found; run the stage that "
         r"writes them first \(evaluate_attribution: snakemake or dvc repro\)",
     ):
         make_tables(params, tmp_path / "t", root)
-    with pytest.raises(StageError, match="cross_seed/classmodel/seed0/none.json"):
+    with pytest.raises(StageError, match="cross_seed/classmodel/seed0.json"):
         build_table(params, "generator_attribution", root)
     build_table(params, "yu2019_table1", root)  # the other protocols' tables do not read it
 
