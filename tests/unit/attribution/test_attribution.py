@@ -74,9 +74,11 @@ def test_closed_set_rows_exactly(stores):
     assert list(df.columns) == ["store", "key", "sha1", "label", "split", "source"] == list(COLUMNS)
     assert len(df) == 3 * (12 + 2 + 8)
     expected = []
-    for split, r in (("train", range(12)), ("val", range(12, 14)), ("test", None)):
+    for split in ("train", "val", "test"):
         for cls, src, name in (("real", "real/skimage", "real"), ("seed0", "gan/s0", "s0"), ("seed1", "gan/s1", "s1")):
-            keys = _keys(r if r is not None else range(SIZES[name] - 8, SIZES[name]))
+            n = SIZES[name]  # train: the first keys; test: the last ones; val: the ones just before test
+            r = {"train": range(12), "val": range(n - 10, n - 8), "test": range(n - 8, n)}[split]
+            keys = _keys(r)
             expected += [(stores[name], k, cls, split, src) for k in keys]
     assert list(df[["store", "key", "label", "split", "source"]].itertuples(index=False, name=None)) == expected
     for name in ("real", "s0", "s1"):
@@ -93,7 +95,8 @@ def test_train_val_test_are_disjoint_per_source(stores):
         assert not parts["val"] & parts["test"]
         n = SIZES[Path(store).parent.name]
         assert sorted(parts["test"]) == _keys(range(n - 4, n))  # test = the last images
-        assert sorted(parts["val"]) == _keys(range(16, 20))
+        assert sorted(parts["val"]) == _keys(range(n - 8, n - 4))  # val = the ones before them
+        assert sorted(parts["train"]) == _keys(range(16))
 
 
 def test_cross_seed_tests_on_other_sources(stores):
@@ -128,23 +131,48 @@ def test_classes_are_sorted_by_name(stores):
     ]
 
 
-def test_images_are_split_evenly_over_sources(stores):
+def test_images_are_counted_per_source(stores):
     gan = [("gan/s0", stores["s0"]), ("gan/s1", stores["s1"]), ("gan/fp0", stores["fp0"])]
-    df = build_split({"real": [("real", stores["real"])], "gan": gan}, {"train": 8, "test": 8})
+    df = build_split({"real": [("real", stores["real"])], "gan": gan}, {"train": 8, "test": 3})
     counts = df.groupby(["split", "source"], sort=False).size()
-    # 8 = 3 + 3 + 2: the first sources take the remainder, in the order given
+    # every source gives the protocol's images per split, whatever the class it belongs to
     assert list(counts.items()) == [
-        (("train", "gan/s0"), 3),
-        (("train", "gan/s1"), 3),
-        (("train", "gan/fp0"), 2),
+        (("train", "gan/s0"), 8),
+        (("train", "gan/s1"), 8),
+        (("train", "gan/fp0"), 8),
         (("train", "real"), 8),
         (("test", "gan/s0"), 3),
         (("test", "gan/s1"), 3),
-        (("test", "gan/fp0"), 2),
-        (("test", "real"), 8),
+        (("test", "gan/fp0"), 3),
+        (("test", "real"), 3),
     ]
     test = df[df.split == "test"]
-    assert test[test.source == "gan/fp0"].key.tolist() == _keys(range(22, 24))
+    assert test[test.source == "gan/fp0"].key.tolist() == _keys(range(21, 24))
+
+
+@pytest.fixture(scope="module")
+def photo_store(tmp_path_factory) -> str:
+    """30 crops of 5 photographs in the order the embedded source draws them (manifest source <photo>#crop<i>)."""
+    d = tmp_path_factory.mktemp("photos")
+    photos = [f"p{k}" for k in (0, 1, 0, 2, 3, 4, 1, 0, 2, 3, 4, 4, 1, 0, 2)] * 2
+    with ImageStoreWriter(d / "images.lmdb", d / "manifest.csv") as w:
+        for i, ph in enumerate(photos):
+            w.add(np.full((8, 8, 3), i, np.uint8), source=f"{ph}#crop{i}")
+    return str(d / "images.lmdb")
+
+
+def test_real_test_images_come_from_held_out_photographs(photo_store):
+    src = {r["key"]: r["source"].split("#")[0] for r in read_manifest(Path(photo_store).with_name("manifest.csv"))}
+    df = build_split({"real": [("real/x", photo_store)]}, {"train": 10, "val": 3, "test": 5})
+    photos = {s: {src[k] for k in df[df.split == s].key} for s in ("train", "val", "test")}
+    assert len(df) == 18
+    # groups in first-appearance order p0, p1, p2, p3, p4: test takes p4 (6 crops), val p3 (6), train the rest,
+    # round-robin over p0, p1, p2 so that every training photograph is used
+    assert photos == {"train": {"p0", "p1", "p2"}, "val": {"p3"}, "test": {"p4"}}
+    train_keys = df[df.split == "train"].key.tolist()
+    assert [src[k] for k in train_keys].count("p0") == 4 and [src[k] for k in train_keys].count("p2") == 3
+    with pytest.raises(SplitError, match=r"has 30 images in 5 photographs, fewer than its splits need: train 21"):
+        build_split({"real": [("real/x", photo_store)]}, {"train": 21, "val": 3, "test": 5})
 
 
 def test_test_classes_may_be_fewer_but_not_new(stores):
@@ -165,9 +193,9 @@ def test_split_error_when_a_source_is_too_small(stores):
     with pytest.raises(SplitError) as e:
         build_split(_closed_set(stores), {"train": 15, "val": 2, "test": 8})  # s0: 15 + 2 + 8 > 24
     assert str(e.value) == (
-        f"source gan/s0 ({stores['s0']}) has 24 images, fewer than the 25 its splits need (train 15 + val 2 + "
-        "test 8; they never overlap); lower build_split.train_per_class / val_per_class / test_per_class, or "
-        "generate more images"
+        f"source gan/s0 ({stores['s0']}) has 24 images, fewer than its splits need: train 15 + val 2 + test 8, "
+        "which never share an image; lower the protocol's images (train / val / test per source), or generate "
+        "more images"
     )
     assert issubclass(SplitError, StageError)  # the CLIs turn it into one error line and exit 2
     assert len(build_split(_closed_set(stores), {"train": 14, "val": 2, "test": 8})) == 3 * 24  # fits exactly
@@ -179,7 +207,7 @@ def test_a_source_listed_twice_is_refused(stores):
         build_split(classes, {"train": 2})
     with pytest.raises(SplitError, match=r"^store .* is named by two sources, x and y$"):
         build_split({"a": [("x", stores["s0"])], "b": [("y", stores["s0"])]}, {"train": 2})
-    with pytest.raises(SplitError, match=r"^build_split counts name unknown splits \['tset'\]"):
+    with pytest.raises(SplitError, match=r"^build_split images name unknown splits \['tset'\]"):
         build_split(_closed_set(stores), {"train": 2, "tset": 2})
 
 
@@ -212,7 +240,8 @@ def test_manifest_round_trip_is_byte_identical(stores, tmp_path):
     assert m.classes == ("real", "seed0", "seed1")
     pd.testing.assert_frame_equal(m.rows.astype(str), df)
     assert [str(t) for t in m.rows.dtypes] == ["category", "str", "str", "category", "category", "category"]
-    assert m.part("val").key.tolist() == ["00000003"] * 3 and m.part("val").y.tolist() == [0, 1, 2]
+    # val: the image just before each source's two test images (real has 30 images, the GANs 24)
+    assert m.part("val").key.tolist() == ["00000027", "00000021", "00000021"] and m.part("val").y.tolist() == [0, 1, 2]
 
 
 def test_read_split_refuses_broken_manifests(stores, tmp_path):
