@@ -183,13 +183,18 @@ def models(split, tmp_path_factory) -> dict[str, Path]:
     return {"plain": out / "plain.pt", "crop": out / "crop.pt"}
 
 
-def test_immunized_checkpoint(models):
+def test_immunized_checkpoint(split, models, tmp_path):
     plain = load_checkpoint(models["plain"], "attribution_classifier")
     ckpt = load_checkpoint(models["crop"], "attribution_classifier")
     assert ckpt["model_name"] == "postpool" and ckpt["classes"] == CLASSES and ckpt["protocol"] == "p"
     assert ckpt["hparams"] == plain["hparams"] and ckpt["calibration"] is None
     assert ckpt["immunized"] == {"perturbation": "crop", "p": 0.5, "epochs": 5, "batch_size": 16, "seed": 0}
     assert method_from_checkpoint(ckpt).classes == CLASSES
+    # same inputs and seed: the same bytes, whatever the loader workers (same file name: torch.save names the
+    # archive inside the file after it)
+    again = tmp_path / "again" / "crop.pt"
+    immunize_classifier(split, _cfg(5), models["plain"], "crop", again, protocol="p", workers=2)
+    assert again.read_bytes() == models["crop"].read_bytes()
 
 
 def test_evaluate_robustness_curve_and_immunization(split, models, tmp_path):
@@ -223,8 +228,10 @@ def test_evaluate_robustness_curve_and_immunization(split, models, tmp_path):
     assert metrics["curve"][0]["accuracy_plain"] > 0.95
     assert strong["accuracy_immunized"] > strong["accuracy_plain"] + 0.2, metrics
     assert metrics["random"]["accuracy_immunized"] > metrics["random"]["accuracy_plain"] + 0.2, metrics
-    # another batch size: the same attacked images, the same numbers
-    again, table2 = evaluate_robustness(split, models["plain"], models["crop"], "crop", batch_size=90, seed=0)
+    # another batch size and loader workers: the same attacked images, the same numbers
+    again, table2 = evaluate_robustness(
+        split, models["plain"], models["crop"], "crop", batch_size=90, seed=0, workers=2
+    )
     assert again == metrics
     pd.testing.assert_frame_equal(table2, table)
 
