@@ -83,6 +83,42 @@ def test_separates_three_sources(trained, data):
     assert m.features(x[:4]).shape == (4, 32 * 3)
 
 
+def test_class_modelling_metrics(trained, data):
+    """extra_metrics: detection (real vs fake) and one-vs-rest per head, hand-checked against the module outputs."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    m, _, _ = trained
+    _, test = data
+    out = m.extra_metrics(test, batch_size=10)
+    assert list(out) == ["class_modelling"]
+    cm = out["class_modelling"]
+    assert list(cm) == ["detection", "one_vs_rest"]
+    det = cm["detection"]
+    assert list(det) == ["real_class", "accuracy", "ap", "auroc"] and det["real_class"] == "real"
+    y = test.labels.numpy()
+    with torch.no_grad():
+        x = to_float(test.images)
+        p_fake = m.detect(x).numpy()
+        scores = m.scores(x).numpy()
+    is_fake = y != 1
+    assert det["accuracy"] == pytest.approx(((p_fake > 0.5) == is_fake).mean()) and det["accuracy"] > 0.9
+    assert det["ap"] == pytest.approx(average_precision_score(is_fake, p_fake), abs=1e-6) and det["ap"] > 0.9
+    assert det["auroc"] == pytest.approx(roc_auc_score(is_fake, p_fake), abs=1e-6) and det["auroc"] > 0.9
+    assert list(cm["one_vs_rest"]) == ["checker", "stripes"]  # the classes with a head
+    for c, k in (("checker", 0), ("stripes", 2)):
+        r = cm["one_vs_rest"][c]
+        assert list(r) == ["accuracy", "ap"]
+        assert r["accuracy"] == pytest.approx(((scores[:, k] > 0.5) == (y == k)).mean()) and r["accuracy"] > 0.9
+        assert r["ap"] == pytest.approx(average_precision_score(y == k, scores[:, k]), abs=1e-6)
+        assert 0.9 < r["ap"] <= 1.0
+    # AP and AUROC need both outcomes: only fake images → null
+    keep = y != 1
+    sources = [s for s, k in zip(test.sources, keep, strict=True) if k]
+    fakes = MemoryTrainData(test.images[keep], test.labels[keep], sources)
+    only = m.extra_metrics(fakes, batch_size=10)["class_modelling"]["detection"]
+    assert only["ap"] is None and only["auroc"] is None and 0 <= only["accuracy"] <= 1
+
+
 def test_adding_a_source_trains_only_its_head(trained, data):
     m0, _, _ = trained
     _, test = data

@@ -1,8 +1,10 @@
 """Evaluate a trained attribution method on a split's test part: accuracy, macro-F1, per-class, confusion, open-set.
 
 Metrics follow the papers' conventions (PAPERS.md §6): attribution accuracy (Yu 2019), accuracy + macro-F1
-(DNA-Det), computed with scikit-learn over the test images of known classes. Test images of the class
-``unknown`` (an open-set protocol: sources absent from training, PAPERS §7b) add the open-set metrics: AUROC
+(DNA-Det), computed with scikit-learn over the test images of known classes, plus the average precision of the
+non-real class when the protocol has two classes (``ap``, else null) and what the method's ``extra_metrics``
+adds (classmodel: ``class_modelling``). Test images of the class ``unknown`` (an open-set protocol: sources
+absent from training, PAPERS §7b) add the open-set metrics: AUROC
 known vs unknown and the accuracy with rejection at the threshold calibrated on the split's validation part
 (:mod:`ganprint.attribution.openset`). Optional test-time augmentation (:mod:`ganprint.attribution.tta`).
 Images stream through a DataLoader and predictions are written as they come, so memory does not grow with
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, f1_score
 
 from ganprint.checkpoint import load_checkpoint
 from ganprint.data.store import DEFAULT_MAP_BUDGET_MB
@@ -99,6 +101,8 @@ def evaluate_attribution(
     threshold = None if calibration is None else calibration["threshold"]
 
     labels = rows["y"].to_numpy()
+    positive = positive_class(classes)
+    pos_score = np.empty(len(rows), dtype=np.float64)  # the positive class's score (binary protocols: AP)
     pred = np.empty(len(rows), dtype=np.int64)
     conf = np.empty(len(rows), dtype=np.float64)
     start = 0
@@ -112,6 +116,7 @@ def evaluate_attribution(
             stop = start + len(scores)
             pred[start:stop] = batch_pred
             conf[start:stop] = batch_conf
+            pos_score[start:stop] = scores[:, positive]
             chunk = rows.iloc[start:stop]
             table = pd.DataFrame(
                 {
@@ -140,6 +145,11 @@ def evaluate_attribution(
     open_set = {"score": open_set_score, "calibration": calibration}
     if (~known).any():
         open_set |= open_set_metrics(conf, pred, labels, threshold)
+    ap = None
+    if k == 2 and (y == positive).any():
+        ap = float(average_precision_score(y == positive, pos_score[known]))
+    known_data = StoreTrainData(rows[known].reset_index(drop=True), **load) if (~known).any() else data
+    extra = method.extra_metrics(known_data, batch_size)
     return {
         "accuracy": float(accuracy_score(y, p)),
         "macro_f1": float(f1_score(y, p, average="macro", labels=list(range(k)), zero_division=0)),
@@ -148,8 +158,17 @@ def evaluate_attribution(
         "per_class_accuracy": per_class,
         "per_source_accuracy": {s: float(v) for s, v in per_source.items()},
         "confusion_matrix": cm.tolist(),
+        "ap": ap,
         "test_images": int(known.sum()),
         "tta": tta,
         "tta_vote": tta_vote,
         "open_set": open_set,
+        **extra,
     }
+
+
+def positive_class(classes: list[str]) -> int:
+    """The class whose average precision a two-class protocol reports: the one not named ``real``; ``classes[1]``
+    when neither or both are (for more classes the index means nothing: no AP is reported)."""
+    not_real = [i for i, c in enumerate(classes) if c != "real"]
+    return not_real[0] if len(classes) == 2 and len(not_real) == 1 else min(1, len(classes) - 1)

@@ -125,6 +125,25 @@ class StoreImages(Dataset):
         return [(images[j], int(self._labels[i])) for j, i in enumerate(idx)]
 
 
+class IndexedImages(Dataset):
+    """A :class:`StoreImages` whose item ``i`` is ``(image, label, i)``: a DataLoader batch then carries the (N,)
+    int64 row indices too, so per-image randomness can be keyed by the row whatever the shuffle and batch size."""
+
+    def __init__(self, base: StoreImages):
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        image, label = self.base[i]
+        return image, label, int(i)
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, int, int]]:
+        items = self.base.__getitems__(indices)
+        return [(image, label, int(i)) for (image, label), i in zip(items, indices, strict=True)]
+
+
 def _seed_worker(worker_id: int) -> None:
     # torch seeds each worker with base_seed + worker_id; numpy and random follow it, so any randomness a
     # dataset or transform adds later is a function of the loader seed too.

@@ -355,11 +355,13 @@ def test_evaluate_attribution_real_model(split, trained, tmp_path):
         "per_class_accuracy",
         "per_source_accuracy",
         "confusion_matrix",
+        "ap",
         "test_images",
         "tta",
         "tta_vote",
         "open_set",
     }
+    assert m["ap"] is None  # three classes: no AP
     assert m["tta"] == "none" and set(m["open_set"]) == {"score", "calibration"}  # no unknown test images
     assert m["test_images"] == 24 and m["classes"] == ["real", "seed0", "seed1"]
     assert m["chance"] == pytest.approx(1 / 3)

@@ -26,6 +26,7 @@ from ganprint.train.common import check_finite, from_uint8
 from ..inputs import InputTransform
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (N, 3, H, W) uint8, (N,) int64
+IndexedBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # + (N,) int64 row indices
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -50,6 +51,13 @@ class TrainData:
 
     def loader(self, batch_size: int, shuffle: bool, seed: int, *, drop_last: bool = False) -> Iterable[Batch]:
         raise NotImplementedError
+
+    def indexed_loader(
+        self, batch_size: int, shuffle: bool, seed: int, *, drop_last: bool = False
+    ) -> Iterable[IndexedBatch]:
+        """:meth:`loader`'s batches (same order, same seed) with a third item: the (N,) int64 row indices of the
+        images in this data. Per-image randomness keyed by the row (perturbations, immunisation) needs it."""
+        raise NotImplementedError(f"{type(self).__name__} does not give the row indices of its batches")
 
 
 class StoreTrainData(TrainData):
@@ -80,6 +88,22 @@ class StoreTrainData(TrainData):
             drop_last=drop_last,
         )
 
+    def indexed_loader(
+        self, batch_size: int, shuffle: bool, seed: int, *, drop_last: bool = False
+    ) -> Iterable[IndexedBatch]:
+        from ganprint.data.dataset import IndexedImages, make_loader
+
+        # same length and sampler seed as loader(): the same order, with the row of each image
+        return make_loader(
+            IndexedImages(self.dataset),
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            workers=self.workers,
+            device=self.device,
+            drop_last=drop_last,
+        )
+
 
 class TensorTrainData(TrainData):
     """In-memory images (tests, benchmarks, ``attribute``): ``images`` uint8 (N, 3, R, R), ``labels`` (N,)."""
@@ -97,26 +121,34 @@ class TensorTrainData(TrainData):
     def loader(self, batch_size: int, shuffle: bool, seed: int, *, drop_last: bool = False) -> Iterable[Batch]:
         return _TensorLoader(self, batch_size, shuffle, seed, drop_last)
 
+    def indexed_loader(
+        self, batch_size: int, shuffle: bool, seed: int, *, drop_last: bool = False
+    ) -> Iterable[IndexedBatch]:
+        return _TensorLoader(self, batch_size, shuffle, seed, drop_last, indices=True)
+
 
 class _TensorLoader:
     """Like a DataLoader over a :class:`TensorTrainData`: each iteration (epoch) draws a new order from one
     seeded generator, so epochs differ and the whole sequence depends only on the seed."""
 
-    def __init__(self, data: TensorTrainData, batch_size: int, shuffle: bool, seed: int, drop_last: bool):
+    def __init__(
+        self, data: TensorTrainData, batch_size: int, shuffle: bool, seed: int, drop_last: bool, indices: bool = False
+    ):
         self.data, self.batch_size, self.shuffle, self.drop_last = data, batch_size, shuffle, drop_last
+        self.indices = indices
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         n = len(self.data)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __iter__(self) -> Iterator[Batch | IndexedBatch]:
         n = len(self.data)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         labels = torch.from_numpy(self.data.labels)
         for b in range(len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            yield self.data.images[idx], labels[idx]
+            yield (self.data.images[idx], labels[idx], idx) if self.indices else (self.data.images[idx], labels[idx])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -172,6 +204,11 @@ class AttributionMethod:
     def cam_layer(self) -> nn.Module | None:
         """The conv layer Grad-CAM hooks into; None for non-neural methods."""
         return None
+
+    def extra_metrics(self, data: TrainData, batch_size: int) -> dict:
+        """Method-specific test metrics on ``data`` (the test images of known classes), merged into the
+        ``evaluate_attribution`` metrics; {} by default (classmodel: its detection and one-vs-rest results)."""
+        return {}
 
     def state(self) -> dict:
         raise NotImplementedError

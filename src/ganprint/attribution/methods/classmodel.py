@@ -289,6 +289,45 @@ class ClassModelMethod(AttributionMethod):
         self._eval()
         return torch.sigmoid(self.detector(self._in(x))[0])
 
+    @torch.no_grad()
+    def extra_metrics(self, data, batch_size: int) -> dict:
+        """``class_modelling``: the paper's two tasks on ``data`` (test images of known classes).
+
+        ``detection``: the primary module, real (``real_class``: the detector's real class, or the classes whose
+        sources are all ``real/`` when several are) vs fake; ``accuracy`` at P(fake) > 0.5, ``ap`` and ``auroc``
+        of P(fake) with fake as the positive class. ``one_vs_rest``: per class with a head, its sigmoid against
+        "this class vs the rest" (every other image, real ones included): ``accuracy`` at 0.5 and ``ap``. AP and
+        AUROC are null when the images hold only one of the two outcomes.
+        """
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        self._eval()
+        ys, p_fake = [], []
+        p_head: dict[str, list[torch.Tensor]] = {c: [] for c in self.heads}
+        for images, labels in data.loader(batch_size, shuffle=False, seed=0):
+            det, mid, _ = self.detector(self._in(from_uint8(images, self.device)))
+            p_fake.append(torch.sigmoid(det).float().cpu())
+            for c, head in self.heads.items():
+                p_head[c].append(torch.sigmoid(head(mid)[0]).float().cpu())
+            ys.append(labels.cpu())
+        y = torch.cat(ys).numpy().astype(np.int64)
+        reals = [self.detector_class] if self.detector_class else real_classes(data, self.classes, y)
+
+        def binary(target: np.ndarray, score: np.ndarray, auroc: bool) -> dict:
+            both = bool(target.any() and not target.all())
+            out = {"accuracy": float(((score > 0.5) == target).mean()) if len(target) else float("nan"),
+                   "ap": float(average_precision_score(target, score)) if both else None}  # fmt: skip
+            if auroc:
+                out["auroc"] = float(roc_auc_score(target, score)) if both else None
+            return out
+
+        is_fake = ~np.isin(y, [self.classes.index(c) for c in reals])
+        detection = {"real_class": ", ".join(reals), **binary(is_fake, torch.cat(p_fake).numpy(), True)}
+        one_vs_rest = {
+            c: binary(y == self.classes.index(c), torch.cat(p_head[c]).numpy(), False) for c in sorted(self.heads)
+        }
+        return {"class_modelling": {"detection": detection, "one_vs_rest": one_vs_rest}}
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 32·(1 + heads)): the pooled detection features, then each head's, in class order."""
         self._eval()
