@@ -69,7 +69,9 @@ class Stage:
     dynamic_inputs: Callable | None = None
     dvc_deps: tuple[str, ...] = ()
     gpu: int = 0
-    threads: int = 1  # 0 = all cores
+    # 0 = all cores. Small-image stages take 1 thread, so that Snakemake runs as many jobs at once as there are
+    # cores (two 32 px GAN trainings side by side beat one on two threads); heavy per-image stages take more.
+    threads: int = 1
     # grid "gans" only: which GANs it runs for: "all", "trained" (variants clean/fingerprinted), "finetuned"
     # (variants ft-<dataset>) or "fingerprinted" (config.is_fingerprint_variant); Snakemake tells the two
     # GAN-producing rules apart by ``constraints``
@@ -266,7 +268,7 @@ STAGES: dict[str, Stage] = {
             params=("train_gan", "archs.{arch}", "losses.{loss}"),
             modules=_GAN_MODULES,
             gpu=1,
-            threads=4,
+            threads=1,
             gans="trained",
             constraints={"variant": TRAINED_VARIANT_PATTERN},
         ),
@@ -290,7 +292,7 @@ STAGES: dict[str, Stage] = {
             dynamic_inputs=_finetune_data,
             dvc_deps=("data/clean",),
             gpu=1,
-            threads=4,
+            threads=1,
             gans="finetuned",
             constraints={"variant": FINETUNE_PREFIX + r"[A-Za-z0-9][A-Za-z0-9_.-]*"},
         ),
@@ -314,7 +316,7 @@ STAGES: dict[str, Stage] = {
                 "src/ganprint/data/store.py",
             ),
             gpu=1,
-            threads=4,
+            threads=1,
         ),
         Stage(
             "fid_stats",
@@ -411,7 +413,7 @@ STAGES: dict[str, Stage] = {
                 *_GAN_MODULES,
             ),
             gpu=1,
-            threads=4,
+            threads=1,
             gans="fingerprinted",
             constraints={"variant": FINGERPRINT_PATTERN},
         ),

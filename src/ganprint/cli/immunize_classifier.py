@@ -43,13 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         from ganprint.attribution.splits import read_split
 
         check_robustness_job(params, args.protocol, args.method, args.seed, args.perturbation)
+        cfg = params.immunize_classifier
         metrics = immunize_classifier(
             read_split(args.split),
+            cfg,
             args.model,
             args.perturbation,
-            params.immunize_classifier,
             args.out / "model.pt",
             args.out / "stats.jsonl",
+            p=cfg.p,
             protocol=args.protocol,
             device=pick_device(args),
             workers=params.loader.workers,
