@@ -22,6 +22,8 @@ STAGES = {
     "evaluate-attribution": "evaluate_attribution",
     "interpret-attribution": "interpret_attribution",
     "make-tables": "make_tables",
+    "make-figures": "make_figures",
+    "make-report": "make_report",
 }
 # commands that are no pipeline stage
 TOOLS = {
