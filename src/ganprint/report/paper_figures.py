@@ -146,6 +146,9 @@ def draw(job: FigureJob, root: str | Path = ".", path: str | Path | None = None)
 def make_figures(params, out: str | Path = FIGURES_PAPER, root: str | Path = ".") -> list[str]:
     """Write every figure of :func:`figure_plan` into ``out``, reading the inputs under ``root``. Returns the paths."""
     jobs = figure_plan(params, out)
+    missing = [f"{j.name}: {root / p}" for j in jobs for p in j.inputs.values() if not (Path(root) / p).is_file()]
+    if missing:  # checked before drawing anything: no half-written set of figures
+        raise FileNotFoundError(f"missing input(s) of {len(missing)} figure(s):\n  " + "\n  ".join(missing))
     Path(out).mkdir(parents=True, exist_ok=True)
     for job in jobs:
         draw(job, root)
