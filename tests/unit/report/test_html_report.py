@@ -203,3 +203,41 @@ def test_captions_exist():
         assert category
     assert (REPO / WORKFLOW_DESCRIPTION).is_file()
     assert caption_from("tsne", "workflow/rules") == "../report/tsne.rst"
+
+
+SNAKEFILE = """
+from ganprint.report.captions import CAPTIONS, WORKFLOW_DESCRIPTION
+REPO = {repo!r}
+report: REPO + "/" + WORKFLOW_DESCRIPTION
+rule all:
+    input: [f"out/{{k}}.png" for k in CAPTIONS]
+for k, (caption, category) in CAPTIONS.items():
+    rule:
+        name: f"fig_{{k}}"
+        input: "fig.png"
+        output: report(f"out/{{k}}.png", caption=REPO + "/" + caption, category=category)
+        shell: "cp {{input}} {{output}}"
+"""
+
+
+def test_captions_render_in_snakemake_report(tmp_path):
+    """Every caption is valid reStructuredText for Snakemake's report, which then opens in the browser."""
+    import os
+    import subprocess
+    import sys
+
+    png(tmp_path / "fig.png")
+    (tmp_path / "Snakefile").write_text(SNAKEFILE.format(repo=str(REPO)), encoding="utf-8")
+    smk = [str(Path(sys.executable).parent / "snakemake"), "--directory", str(tmp_path), "-s", "Snakefile"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    for extra in (["--cores", "1"], ["--report", "report.html"]):
+        r = subprocess.run(smk + extra, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for kind, (rst, category) in CAPTIONS.items():
+        words = " ".join((REPO / rst).read_text(encoding="utf-8").split()[:4]).replace("``", "")
+        assert words in html, kind
+        assert category in html
+    if find_chromium() is not None:
+        r = check_page(tmp_path / "report.html", wait_for="#app nav, #app a")
+        assert r.problems == []
