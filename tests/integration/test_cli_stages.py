@@ -739,6 +739,8 @@ def test_ganprint_help_lists_every_command(capsys):
         "evaluate-attribution",
         "interpret-attribution",
         "make-tables",
+        "make-figures",
+        "make-report",
     ]
     assert list(TOOLS) == ["check-params", "export", "preset", "render-dvc", "schema", "attribute"]
     assert sorted(s.replace("-", "_") for s in STAGES) == sorted(DECLARED)

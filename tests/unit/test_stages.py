@@ -166,6 +166,8 @@ def test_stage_order_and_cli_names():
         "evaluate_attribution",
         "interpret_attribution",
         "make_tables",
+        "make_figures",
+        "make_report",
     ]
     assert set(CLI_STAGES.values()) == set(STAGES)
 

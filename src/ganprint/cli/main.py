@@ -24,6 +24,8 @@ STAGES = {
     "evaluate-robustness": "evaluate_robustness",
     "interpret-attribution": "interpret_attribution",
     "make-tables": "make_tables",
+    "make-figures": "make_figures",
+    "make-report": "make_report",
 }
 # commands that are no pipeline stage
 TOOLS = {
