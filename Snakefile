@@ -3,6 +3,9 @@
 # Each rule reads its paths, params keys, modules, resources and command from src/ganprint/stages.py.
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/fingerprint.smk"

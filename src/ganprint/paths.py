@@ -88,6 +88,8 @@ TABLE_NAMES = (
 )
 TABLE_EXTS = ("csv", "md", "tex")
 TABLE_FILES = tuple(f"{TABLES}/{t}.{ext}" for t in TABLE_NAMES for ext in TABLE_EXTS)
+FIGURES_PAPER = "results/figures/paper"  # make_figures: one folder per figure kind (confusion, robustness, ...)
+INDEX = "results/index.html"  # make_report: the static page linking every table and figure
 LOGS = "results/logs/{stage}/{job}.log"  # one log per job (not artifacts: DVC does not track them)
 BENCHMARKS = "results/benchmarks/{stage}/{job}.tsv"  # Snakemake's benchmark: files
 

@@ -78,6 +78,8 @@ class Stage:
     gans: str = "all"
     constraints: dict[str, str] = field(default_factory=dict)  # per-rule Snakemake wildcard constraints
     directories: tuple[str, ...] = ()  # outputs that are folders (Snakemake: directory(); DVC: a folder out)
+    # outputs shown in `snakemake --report`: output name → caption kind (ganprint.report.captions.CAPTIONS)
+    report: dict[str, str] = field(default_factory=dict)
 
     @property
     def cli(self) -> str:
@@ -169,6 +171,28 @@ def _detect_inputs(params, wildcards) -> list[str]:
     return out
 
 
+def _figure_inputs(params, wildcards) -> list[str]:
+    from ganprint.report.paper_figures import figure_inputs
+
+    return figure_inputs(params)
+
+
+def _report_inputs(params, wildcards) -> list[str]:
+    from ganprint.report.index_page import report_inputs
+
+    return [f for f in report_inputs(params) if not f.startswith(P.FIGURES_PAPER + "/")]
+
+
+# make_figures writes one folder per figure kind (ganprint.report.paper_figures.FIGURE_KINDS), each with a caption
+FIGURE_KIND_CAPTIONS = {
+    "confusion": "confusion",
+    "robustness": "robustness",
+    "training": "training",
+    "gans": "gan_training",
+    "sources": "samples",
+}
+
+
 def _table_inputs(params, wildcards) -> list[str]:
     t = [P.METRICS_FP_AE.format(dataset=d) for d in params.autoencoders]
     t += [P.METRICS_EMBED.format(variant=v, dataset=d) for d in params.autoencoders for v in params.fingerprints]
@@ -202,6 +226,7 @@ STAGES: dict[str, Stage] = {
                 "src/ganprint/data/store.py",
             ),
             threads=0,
+            report={"samples": "samples"},
         ),
         Stage(
             "train_fingerprint_autoencoder",
@@ -256,6 +281,7 @@ STAGES: dict[str, Stage] = {
             threads=4,
             # data/clean/<dataset> is prepare_dataset's: the variant here is a fingerprint's name
             constraints={"variant": FINGERPRINT_PATTERN},
+            report={"samples": "samples"},
         ),
         Stage(
             "train_gan",
@@ -317,6 +343,7 @@ STAGES: dict[str, Stage] = {
             ),
             gpu=1,
             threads=1,
+            report={"samples": "samples"},
         ),
         Stage(
             "fid_stats",
@@ -416,6 +443,7 @@ STAGES: dict[str, Stage] = {
             threads=1,
             gans="fingerprinted",
             constraints={"variant": FINGERPRINT_PATTERN},
+            report={"figure": "fingerprint_robustness"},
         ),
         Stage(
             "build_split",
@@ -568,6 +596,7 @@ STAGES: dict[str, Stage] = {
             ),
             # on the CPU (figures of a few hundred images; the same bytes on every machine): no GPU lease
             threads=1,
+            report={"cam": "cam", "tsne": "tsne", "fingerprints": "fingerprints"},
         ),
         Stage(
             "make_tables",
@@ -587,6 +616,49 @@ STAGES: dict[str, Stage] = {
                 "results/metrics/evaluate_robustness",
                 "results/metrics/gan",
             ),
+            report={f"{t}_csv": "table" for t in P.TABLE_NAMES},
+        ),
+        Stage(
+            "make_figures",
+            (),
+            None,
+            "--root . --out " + P.FIGURES_PAPER,
+            outputs={kind: f"{P.FIGURES_PAPER}/{kind}" for kind in FIGURE_KIND_CAPTIONS},
+            directories=tuple(FIGURE_KIND_CAPTIONS),
+            report=FIGURE_KIND_CAPTIONS,
+            params=("attribution", "protocols", "gans"),
+            modules=(
+                "src/ganprint/report/paper_figures.py",
+                "src/ganprint/report/figures.py",
+                "src/ganprint/report/attribution_figures.py",  # note_png
+            ),
+            dynamic_inputs=_figure_inputs,
+            # what the figures read: metrics, classifier stats, sample grids, GAN loss curves (DVC cannot template
+            # the per-params list of files, so it depends on their folders)
+            dvc_deps=(
+                "results/metrics/evaluate_attribution",
+                "results/metrics/evaluate_robustness",
+                "results/models/classifier",
+                "results/models/gan",
+                "results/samples",
+                "data/clean",
+            ),
+        ),
+        Stage(
+            "make_report",
+            (),
+            None,
+            "--root . --out {output.index}",
+            inputs={f"{t}_md": f"{P.TABLES}/{t}.md" for t in P.TABLE_NAMES}
+            | {f"{t}_csv": f"{P.TABLES}/{t}.csv" for t in P.TABLE_NAMES}
+            | {"figures": P.FIGURES_PAPER + "/confusion"},
+            outputs={"index": P.INDEX},
+            uncached=("index",),
+            params=("attribution", "protocols", "gans", "datasets", "autoencoders", "fingerprints"),
+            modules=("src/ganprint/report/index_page.py", "src/ganprint/report/html.py"),
+            dynamic_inputs=_report_inputs,
+            # the page embeds the tables and links the figures: it depends on the figure folders for their listing
+            dvc_deps=("results/figures/attribution", "results/fingerprint_robustness", "results/samples", "data"),
         ),
     ]
 }

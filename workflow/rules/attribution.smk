@@ -10,7 +10,7 @@ rule build_split:
         **inputs("build_split"),
         stores=dynamic_inputs("build_split"),
     output:
-        **STAGES["build_split"].outputs,
+        **outputs("build_split"),
     log:
         STAGES["build_split"].log,
     benchmark:
@@ -30,7 +30,7 @@ rule train_classifier:
         modules("train_classifier"),
         **inputs("train_classifier"),
     output:
-        **STAGES["train_classifier"].outputs,
+        **outputs("train_classifier"),
     log:
         STAGES["train_classifier"].log,
     benchmark:
@@ -50,7 +50,7 @@ rule immunize_classifier:
         modules("immunize_classifier"),
         **inputs("immunize_classifier"),
     output:
-        **STAGES["immunize_classifier"].outputs,
+        **outputs("immunize_classifier"),
     log:
         STAGES["immunize_classifier"].log,
     benchmark:
@@ -70,7 +70,7 @@ rule evaluate_attribution:
         modules("evaluate_attribution"),
         **inputs("evaluate_attribution"),
     output:
-        **STAGES["evaluate_attribution"].outputs,
+        **outputs("evaluate_attribution"),
     log:
         STAGES["evaluate_attribution"].log,
     benchmark:
@@ -90,7 +90,7 @@ rule evaluate_robustness:
         modules("evaluate_robustness"),
         **inputs("evaluate_robustness"),
     output:
-        **STAGES["evaluate_robustness"].outputs,
+        **outputs("evaluate_robustness"),
     log:
         STAGES["evaluate_robustness"].log,
     benchmark:
@@ -110,7 +110,7 @@ rule interpret_attribution:
         modules("interpret_attribution"),
         **inputs("interpret_attribution"),
     output:
-        **STAGES["interpret_attribution"].outputs,
+        **outputs("interpret_attribution"),
     log:
         STAGES["interpret_attribution"].log,
     benchmark:

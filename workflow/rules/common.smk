@@ -5,6 +5,7 @@ import sys
 import time
 
 from ganprint import registry
+from ganprint.report.captions import CAPTIONS, caption_from
 from ganprint.config import ROBUSTNESS_KINDS, VARIANT_PATTERN, ConfigError, load_params
 from ganprint.stages import (
     STAGES,
@@ -71,15 +72,29 @@ def inputs(name):
 
 
 def outputs(name):
-    """The stage's outputs, its folder outputs wrapped in directory()."""
+    """The stage's outputs: folders wrapped in directory(), and those the report shows in report() with their
+    caption and category (src/ganprint/report/captions.py; captions are relative to this folder).
+    """
     st = STAGES[name]
-    return {
-        k: directory(v) if k in st.directories else v for k, v in st.outputs.items()
-    }
+    out = {}
+    for k, v in st.outputs.items():
+        path = directory(v) if k in st.directories else v
+        if k in st.report:
+            kind = st.report[k]
+            extra = {"patterns": ["{name}.png"]} if k in st.directories else {}
+            path = report(
+                path,
+                caption=caption_from(kind, "workflow/rules"),
+                category=CAPTIONS[kind][1],
+                **extra,
+            )
+        out[k] = path
+    return out
 
 
 def threads(name):
-    return STAGES[name].threads or workflow.cores
+    # 0 = all cores: the machine's count, which Snakemake caps at --cores (workflow.cores is unset under --report)
+    return STAGES[name].threads or os.cpu_count() or 1
 
 
 def command(name):

@@ -5,7 +5,7 @@ rule prepare_dataset:
     input:
         modules("prepare_dataset"),
     output:
-        **STAGES["prepare_dataset"].outputs,
+        **outputs("prepare_dataset"),
     log:
         STAGES["prepare_dataset"].log,
     benchmark:

@@ -6,7 +6,7 @@ rule fid_stats:
         modules("fid_stats"),
         **STAGES["fid_stats"].inputs,
     output:
-        **STAGES["fid_stats"].outputs,
+        **outputs("fid_stats"),
     log:
         STAGES["fid_stats"].log,
     benchmark:
@@ -26,7 +26,7 @@ rule evaluate_gan:
         modules("evaluate_gan"),
         **STAGES["evaluate_gan"].inputs,
     output:
-        **STAGES["evaluate_gan"].outputs,
+        **outputs("evaluate_gan"),
     log:
         STAGES["evaluate_gan"].log,
     benchmark:

@@ -9,7 +9,7 @@ rule train_fingerprint_autoencoder:
         modules("train_fingerprint_autoencoder"),
         **STAGES["train_fingerprint_autoencoder"].inputs,
     output:
-        **STAGES["train_fingerprint_autoencoder"].outputs,
+        **outputs("train_fingerprint_autoencoder"),
     log:
         STAGES["train_fingerprint_autoencoder"].log,
     benchmark:
@@ -29,7 +29,7 @@ rule embed_fingerprints:
         modules("embed_fingerprints"),
         **STAGES["embed_fingerprints"].inputs,
     output:
-        **STAGES["embed_fingerprints"].outputs,
+        **outputs("embed_fingerprints"),
     log:
         STAGES["embed_fingerprints"].log,
     benchmark:
@@ -72,7 +72,7 @@ rule fingerprint_robustness:
         modules("fingerprint_robustness"),
         **STAGES["fingerprint_robustness"].inputs,
     output:
-        **STAGES["fingerprint_robustness"].outputs,
+        **outputs("fingerprint_robustness"),
     log:
         STAGES["fingerprint_robustness"].log,
     benchmark:

@@ -8,7 +8,7 @@ rule train_gan:
         modules("train_gan"),
         **STAGES["train_gan"].inputs,
     output:
-        **STAGES["train_gan"].outputs,
+        **outputs("train_gan"),
     log:
         STAGES["train_gan"].log,
     benchmark:
@@ -31,7 +31,7 @@ rule finetune_gan:
         **STAGES["finetune_gan"].inputs,
         stores=dynamic_inputs("finetune_gan"),
     output:
-        **STAGES["finetune_gan"].outputs,
+        **outputs("finetune_gan"),
     log:
         STAGES["finetune_gan"].log,
     benchmark:
@@ -53,7 +53,7 @@ rule generate_images:
         modules("generate_images"),
         **STAGES["generate_images"].inputs,
     output:
-        **STAGES["generate_images"].outputs,
+        **outputs("generate_images"),
     log:
         STAGES["generate_images"].log,
     benchmark:

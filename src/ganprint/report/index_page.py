@@ -19,10 +19,11 @@ from ganprint.config import is_fingerprint_variant
 
 from .html import TABLE_SUFFIXES, write_index
 from .paper_figures import DATA_GRID, FIGURES_PAPER, figure_plan, trained_grid
+from .tables import classifier_protocol
 
 log = logging.getLogger("ganprint")
 
-INDEX = "results/index.html"
+INDEX = P.INDEX
 # the paper tables first (contract of issue 9), then any other table alphabetically
 TABLE_ORDER = (
     "yu2019_table1",
@@ -54,8 +55,8 @@ def report_tables(tables_dir: str | Path) -> list[Path]:
 
 
 def interpret_protocols(params) -> list[str]:
-    """The protocols interpret_attribution makes figures for (every built protocol)."""
-    return list(params.attribution.protocols)
+    """The protocols interpret_attribution makes figures for: those that train their classifiers (first seed)."""
+    return [p for p in params.attribution.protocols if classifier_protocol(params, p) == p]
 
 
 def report_figures(params, figures_dir: str | Path = FIGURES_PAPER) -> list[tuple[str, str]]:
@@ -65,9 +66,9 @@ def report_figures(params, figures_dir: str | Path = FIGURES_PAPER) -> list[tupl
     for job in figure_plan(params, figures_dir):
         out.append((job.path, job.caption))
     for p in interpret_protocols(params):
-        methods, _ = trained_grid(params, p)
+        methods, seeds = trained_grid(params, p)
         for m in methods:
-            base = P.FIGURES_ATTRIBUTION.format(protocol=p, method=m)
+            base = P.FIGURES_ATTRIBUTION.format(protocol=p, method=m, seed=seeds[0])
             out += [(f"{base}/{f}", f"{what}: {p} / {m}") for f, what in INTERPRET_FIGURES.items()]
     for name, g in params.gan_list.items():
         if is_fingerprint_variant(g.variant):

@@ -17,17 +17,18 @@ and once ``gans_training.png``: the losses of every GAN of the zoo. :func:`figur
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganprint import paths as P
 
-# patterns not in ganprint.paths yet (the lead moves them): the per-seed layout of contract issue 9
-FIGURES_PAPER = "results/figures/paper"
-METRICS_ATTRIBUTION_SEED = "results/metrics/evaluate_attribution/{protocol}/{method}/seed{seed}/{perturbation}.json"
-CLASSIFIER_STATS_SEED = "results/models/classifier/{protocol}/{method}/seed{seed}/stats.jsonl"
+from .tables import classifier_protocol, metrics_path, protocol_methods, protocol_seeds
+
+FIGURES_PAPER = P.FIGURES_PAPER
 DATA_GRID = P.DATA + P.SAMPLES  # data/{variant}/{dataset}/samples.png (prepare_dataset, embed_fingerprints)
-CLEAN_PERTURBATION = "none"
+# the figure kinds, one folder each under FIGURES_PAPER (one Snakemake report caption each)
+FIGURE_KINDS = ("confusion", "robustness", "training", "gans", "sources")
 
 
 @dataclass(frozen=True)
@@ -42,15 +43,9 @@ class FigureJob:
     caption: str = ""
 
 
-def classifier_protocol(params, protocol: str) -> str:
-    """The protocol whose trained classifiers ``protocol`` evaluates (itself unless ``classifier`` names one)."""
-    return getattr(params.protocols[protocol], "classifier", "") or protocol
-
-
 def trained_grid(params, protocol: str) -> tuple[list[str], list[int]]:
     """(methods, seeds) of the classifiers ``protocol`` is evaluated with."""
-    cfg = params.protocols[classifier_protocol(params, protocol)]
-    return list(cfg.methods), list(cfg.seeds)
+    return protocol_methods(params, protocol), protocol_seeds(params, protocol)
 
 
 def protocol_sources(params, protocol: str) -> list[str]:
@@ -78,24 +73,22 @@ def figure_plan(params, out: str | Path = FIGURES_PAPER) -> list[FigureJob]:
     jobs: list[FigureJob] = []
 
     def add(name: str, kind: str, inputs: dict[str, str], caption: str) -> None:
-        jobs.append(FigureJob(name, f"{out}/{name}.png", kind, inputs, caption))
+        jobs.append(FigureJob(name, f"{out}/{kind}/{name}.png", kind, inputs, caption))
 
     for p in params.attribution.protocols:
         methods, seeds = trained_grid(params, p)
         seed = seeds[0]
         for m in methods:
-            metrics = METRICS_ATTRIBUTION_SEED.format(protocol=p, method=m, seed=seed, perturbation=CLEAN_PERTURBATION)
+            metrics = metrics_path(p, m, seed)
             add(f"confusion_{p}_{m}", "confusion", {m: metrics}, f"Confusion matrix: {p} / {m} (seed {seed})")
         rob = getattr(params.protocols[p], "robustness", None)
         kinds = list(getattr(rob, "perturbations", None) or [])
         for m in list(getattr(rob, "methods", None) or []) if kinds else []:
-            inputs = {
-                k: METRICS_ATTRIBUTION_SEED.format(protocol=p, method=m, seed=seed, perturbation=k) for k in kinds
-            }
+            inputs = {k: metrics_path(p, m, seed, k) for k in kinds}
             add(f"robustness_{p}_{m}", "robustness", inputs,
                 f"Robustness: {p} / {m} (seed {seed}), plain vs. immunized, {', '.join(kinds)}")  # fmt: skip
         if classifier_protocol(params, p) == p:
-            stats = {m: CLASSIFIER_STATS_SEED.format(protocol=p, method=m, seed=seed) for m in methods}
+            stats = {m: P.CLASSIFIER_STATS.format(protocol=p, method=m, seed=seed) for m in methods}
             add(f"training_{p}", "training", stats, f"Classifier training curves: {p} (seed {seed})")
         grids = {s: source_grid(params, s) for s in protocol_sources(params, p)}
         add(f"sources_{p}", "sources", grids, f"Samples of every source of {p}")
@@ -144,12 +137,29 @@ def draw(job: FigureJob, root: str | Path = ".", path: str | Path | None = None)
 
 
 def make_figures(params, out: str | Path = FIGURES_PAPER, root: str | Path = ".") -> list[str]:
-    """Write every figure of :func:`figure_plan` into ``out``, reading the inputs under ``root``. Returns the paths."""
+    """Write every figure of :func:`figure_plan` into ``out/<kind>/``, reading the inputs under ``root``; a kind
+    with no figure for these params gets a ``none.png`` saying why (every kind folder is an output). The figures
+    are drawn into a temporary folder that replaces ``out`` only once all are written. Returns the paths."""
+    from .attribution_figures import note_png
+
     jobs = figure_plan(params, out)
     missing = [f"{j.name}: {root / p}" for j in jobs for p in j.inputs.values() if not (Path(root) / p).is_file()]
     if missing:  # checked before drawing anything: no half-written set of figures
         raise FileNotFoundError(f"missing input(s) of {len(missing)} figure(s):\n  " + "\n  ".join(missing))
-    Path(out).mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for kind in FIGURE_KINDS:
+        (tmp / kind).mkdir(parents=True)
     for job in jobs:
-        draw(job, root)
+        draw(job, root, tmp / Path(job.path).relative_to(out))
+    for kind in FIGURE_KINDS:
+        if not any(j.kind == kind for j in jobs):
+            note_png(tmp / kind / "none.png", f"no {kind} figure", f"no protocol of these params has {kind} results")
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
     return [j.path for j in jobs]
