@@ -41,7 +41,7 @@ from .evaluate import predict
 from .methods import StoreTrainData, TrainData, method_from_checkpoint
 from .methods.base import Batch, IndexedBatch
 from .splits import SplitManifest
-from .train import save_method
+from .train import save_method, train_val_data
 
 log = logging.getLogger("ganprint")
 
@@ -201,14 +201,8 @@ def immunize_classifier(
             f"{model_path}: trained on classes {ckpt['classes']}, but the split has {list(split.classes)}; "
             "retrain the classifier (train_classifier) for this protocol"
         )
-    rows = split.part("train")
-    if rows.empty:
-        raise StageError(f"protocol {protocol}: the split has no train images to immunize on")
     load_kw = {"workers": workers, "device": device, "verify_sha1": verify_sha1, "memory_budget_mb": memory_budget_mb}
-    train = StoreTrainData(rows, **load_kw)
-    val_rows = split.part("val")
-    val_rows = val_rows[val_rows["y"] >= 0]
-    val = StoreTrainData(val_rows, **load_kw) if len(val_rows) else None
+    train, val = train_val_data(split, protocol, **load_kw)
     method = method_from_checkpoint(ckpt, device)
     name = method_name(method)
     kind = _check_kind(kind)

@@ -56,6 +56,16 @@ def save_method(path: str | Path, method, *, model_name: str, protocol: str = ""
         torch.save(payload, tmp)
 
 
+def train_val_data(split: SplitManifest, protocol: str = "", **load) -> tuple[StoreTrainData, StoreTrainData | None]:
+    """The split's train part and its val part of known classes (None when empty), streamed from their stores."""
+    rows = split.part("train")
+    if rows.empty:
+        raise StageError(f"protocol {protocol}: the split has no train images; raise the protocol's images.train")
+    val_rows = split.part("val")
+    val_rows = val_rows[val_rows["y"] >= 0]
+    return StoreTrainData(rows, **load), (StoreTrainData(val_rows, **load) if len(val_rows) else None)
+
+
 SCORE_NAMES = {
     "energy": "logsumexp of the logits (negative free energy)",
     "feature_distance": "minus the scaled distance of the features to the nearest training class mean",
@@ -113,14 +123,8 @@ def train_classifier(
     methods: ``steps, final_loss, final_train_accuracy``) and ``open_set_calibration`` (None without val).
     """
     seed_everything(train_cfg.seed)  # the network's initial weights (the loaders and flips have their own seeds)
-    rows = split.part("train")
-    if rows.empty:
-        raise StageError(f"protocol {protocol}: the split has no train images; rebuild it with train_per_class > 0")
     load = {"workers": workers, "device": device, "verify_sha1": verify_sha1, "memory_budget_mb": memory_budget_mb}
-    train = StoreTrainData(rows, **load)
-    val_rows = split.part("val")
-    val_rows = val_rows[val_rows["y"] >= 0]
-    val = StoreTrainData(val_rows, **load) if len(val_rows) else None
+    train, val = train_val_data(split, protocol, **load)
     model = build_method(method, method_cfg, list(split.classes), train.resolution, device)
     per_epoch = max(len(train) // train_cfg.batch_size, 1)
     stats = StatsWriter(out_stats, train_cfg.epochs * per_epoch, f"train_classifier {protocol}/{method}")

@@ -24,17 +24,8 @@ from .tables import classifier_protocol
 log = logging.getLogger("ganprint")
 
 INDEX = P.INDEX
-# the paper tables first (contract of issue 9), then any other table alphabetically
-TABLE_ORDER = (
-    "yu2019_table1",
-    "yu2019_table2",
-    "dnadet_cross",
-    "robustness",
-    "generator_attribution",
-    "fingerprints",
-    "gans",
-    "attribution",
-)
+# the paper tables first (make_tables' order), then any other table alphabetically
+TABLE_ORDER = P.TABLE_NAMES
 INTERPRET_FIGURES = {
     "cam.png": "Grad-CAM / CAM heat-maps",
     "tsne.png": "t-SNE of the features",
