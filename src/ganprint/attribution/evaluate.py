@@ -74,7 +74,7 @@ def evaluate_attribution(
         )
     rows = split.part(part)
     if rows.empty:
-        raise StageError(f"the split has no {part} images; rebuild it with {part}_per_class > 0")
+        raise StageError(f"the split has no {part} images; raise the protocol's images.{part}")
     load = {"workers": workers, "device": device, "verify_sha1": verify_sha1, "memory_budget_mb": memory_budget_mb}
     data = StoreTrainData(rows, **load)
     if data.resolution != ckpt["resolution"]:

@@ -106,7 +106,7 @@ def cam_figure(method, images: torch.Tensor, labels, out_path: str | Path, *, ki
         tiles = np.concatenate([interpret.overlay(x, torch.zeros_like(heat), alpha=0.0), interpret.overlay(x, heat)])
         blocks.append((cls, interpret._rows_grid(tiles, len(rows))))
     if not blocks:
-        raise StageError("no test image of a known class to explain; rebuild the split with test_per_class > 0")
+        raise StageError("no test image of a known class to explain; raise the protocol's images.test")
     width = max(b.shape[1] for _, b in blocks)
     fig, axes = plt.subplots(len(blocks), 1, figsize=(max(3.0, width / 40), 1.0 + 1.6 * len(blocks)), dpi=100)
     for ax, (cls, block) in zip(np.atleast_1d(axes), blocks, strict=True):
@@ -160,7 +160,7 @@ def interpret_attribution(
     name = method_name or ckpt["model_name"]
     rows = split.part("test").reset_index(drop=True)
     if rows.empty or not (rows["y"] >= 0).any():
-        raise StageError("the split has no test images of a known class; rebuild it with test_per_class > 0")
+        raise StageError("the split has no test images of a known class; raise the protocol's images.test")
     load = {"workers": workers, "device": device, "verify_sha1": verify_sha1, "memory_budget_mb": memory_budget_mb}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -198,7 +198,7 @@ class ClassModelMethod(AttributionMethod):
     # -- the interface ----------------------------------------------------------------------------------------
     def fit(self, train, val, train_cfg, stats) -> dict:
         if len(train) == 0:
-            raise StageError("classmodel: no training images; rebuild the split with train_per_class > 0")
+            raise StageError("classmodel: no training images; raise the protocol's images.train")
         labels = row_labels(train, train_cfg.batch_size)
         reals = real_classes(train, self.classes, labels)
         if not reals:

@@ -95,7 +95,7 @@ class VisNetMethod(AttributionMethod):
     def fit(self, train, val, train_cfg, stats) -> dict:
         hps, seed = self.hps, int(train_cfg.seed)
         if len(train) == 0:
-            raise StageError("visnet: no training images; rebuild the split with train_per_class > 0")
+            raise StageError("visnet: no training images; raise the protocol's images.train")
         self._build(seed)
         betas = (hps.beta1, hps.beta2)
         opt = torch.optim.Adam(self.net.parameters(), lr=hps.lr, betas=betas, eps=1e-8)
