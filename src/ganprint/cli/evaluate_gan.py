@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics", type=Path, required=True, help="metrics JSON (FID, KID, counts, weights, resize)")
 
     def body(args, params):
-        from ganprint.evaluate_gan import evaluate_gan
+        from ganprint.evaluate_gan import evaluate_gan, keep_freed_memory
 
+        keep_freed_memory()  # this process only: the network's activations reuse the heap
         gan = gan_from_args(args, params)
         metrics = evaluate_gan(args.images, args.real_stats, params.fid, device=pick_device(args))
         metrics["gan"] = gan.name

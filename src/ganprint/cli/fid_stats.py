@@ -21,8 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="output dir: real_stats.pt, resolved_config.json")
 
     def body(args, params):
-        from ganprint.evaluate_gan import compute_real_stats
+        from ganprint.evaluate_gan import compute_real_stats, keep_freed_memory
 
+        keep_freed_memory()  # this process only: the network's activations reuse the heap
         check_dataset(params, args.dataset)
         compute_real_stats(args.data, params.fid, args.out / "real_stats.pt", device=pick_device(args))
         write_json(args.out / "resolved_config.json", resolved_config(params, "fid_stats", dataset=args.dataset))
