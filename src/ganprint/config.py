@@ -636,7 +636,13 @@ def _check_references(p: Params) -> None:
         (
             "method",
             "methods",
-            {m for x in p.attribution.protocols if x in p.protocols for m in p.protocol_methods(x)},
+            # (a protocol whose classifier names an unknown protocol is refused by _check_protocol below)
+            {
+                m
+                for x in p.attribution.protocols
+                if x in p.protocols and p.train_protocol(x) in p.protocols
+                for m in p.protocol_methods(x)
+            },
             p.methods,
         ),  # fmt: skip
     ):
@@ -701,7 +707,7 @@ def _check_protocol(p: Params, name: str, proto: ProtocolCfg, err) -> None:
         if x.classifier:
             err(f"{key}.classifier: {proto.classifier!r} evaluates another protocol's classifiers itself; name the "
                 f"protocol that trains them ({x.classifier!r})")  # fmt: skip
-        for field in ("train", "methods", "robustness"):
+        for field in ("train", "methods", "seeds", "robustness"):
             if getattr(proto, field) != type(proto).model_fields[field].default and field in proto.model_fields_set:
                 err(f"{key}.{field}: a protocol with 'classifier: {proto.classifier}' uses that protocol's {field}; "
                     "remove it here")  # fmt: skip

@@ -2,8 +2,9 @@
 
 The chain runs once per module (prepare-dataset → train-fingerprint-autoencoder → embed-fingerprints (per
 fingerprint) → fid-stats → train-gan → generate-images → evaluate-gan → detect-fingerprints (per dataset) →
-fingerprint-robustness → build-split → train-classifier → evaluate-attribution → interpret-attribution →
-make-tables) in a temp dir holding the ``tiny`` preset; each test then checks one stage's outputs. The arguments
+fingerprint-robustness → build-split → train-classifier (per seed) → immunize-classifier →
+evaluate-attribution → evaluate-robustness → interpret-attribution → make-tables → make-figures →
+make-report) in a temp dir holding the ``tiny`` preset; each test then checks one stage's outputs. The arguments
 are the ones the stage declarations (ganprint.stages) give both front-ends, so a changed flag fails here and in the
 workflows alike.
 """
@@ -16,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import statistics
 from pathlib import Path
 
 import pytest
@@ -31,10 +33,14 @@ from ganprint.cli import (
     embed_fingerprints,
     evaluate_attribution,
     evaluate_gan,
+    evaluate_robustness,
     fid_stats,
     fingerprint_robustness,
     generate_images,
+    immunize_classifier,
     interpret_attribution,
+    make_figures,
+    make_report,
     make_tables,
     prepare_dataset,
     preset,
@@ -78,9 +84,13 @@ GANS = {  # the tiny preset's GANs: name → selectors
 S0, S1, FP0 = GANS
 FINGERPRINTS = {"fingerprinted": 42, "fp-owner2": 43}  # the tiny preset's fingerprints (defaults.yaml): name → seed
 PROTOCOLS = ("closed_set", "cross_seed")
+TRAIN_PROTOCOL = {"closed_set": "closed_set", "cross_seed": "closed_set"}  # cross_seed evaluates closed_set's models
 METHODS = ("postpool",)  # the chain runs the tiny preset cut to one method (the attribution stages' own tests do more)
-CLASSES = {"closed_set": ["real", "seed0", "seed1"], "cross_seed": ["dcgan", "real"]}
-# build_split of the tiny preset: images per class
+SEEDS = (0, 1)  # the tiny closed_set's classifier seeds
+PERTURBATIONS = ("jpeg",)  # its robustness (postpool, the first seed)
+CLASSES = {"closed_set": ["dcgan", "fingerprinted", "real"], "cross_seed": ["dcgan", "fingerprinted", "real"]}
+TESTED = {"closed_set": ["dcgan", "fingerprinted", "real"], "cross_seed": ["dcgan", "real"]}  # classes with test images
+# the tiny preset's images per source (protocols.closed_set.images; cross_seed: its own test count, also 8)
 TRAIN, VAL, TEST = 12, 2, 8
 
 
@@ -92,10 +102,14 @@ INTERPRET_FILES = ("cam.png", "fingerprints.png", "interpret.json", "tsne.png")
 def _argv(stage: str, wildcards: dict) -> list[str]:
     """The declared command of one job (what `dvc repro` runs), as argv for the stage's ``main``.
 
-    The attribution stages have one DVC definition per method (``train_classifier.<method>``): the method is fixed
-    in the command, the other wildcards are the matrix's ``${item.x}``."""
+    The attribution stages have one DVC definition per protocol × method (``train_classifier.<protocol>.<method>``):
+    the protocol, the protocol whose classifiers it reads and the method are fixed in the command, the other
+    wildcards (seed, perturbation) are the matrix's ``${item.x}``."""
     st = DECLARED[stage]
-    fixed = {"method": wildcards["method"]} if "method" in st.wildcards else None
+    fixed = None
+    if "protocol" in st.wildcards:
+        fixed = {k: wildcards[k] for k in ("protocol", "method") if k in wildcards}
+        fixed["train_protocol"] = TRAIN_PROTOCOL.get(wildcards["protocol"], wildcards["protocol"])
     cmd = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(wildcards[m.group(1)]), dvc_command(st, fixed))
     argv = cmd.split()
     assert argv[:2] == ["ganprint", DECLARED[stage].cli] and argv[-2] == "--log"
@@ -130,6 +144,8 @@ def _chain() -> dict[str, int]:
     """Run every stage in order in the current directory; returns the exit code of each call."""
     rc: dict[str, int] = {}
     rc["prepare-dataset"] = prepare_dataset.main(_argv("prepare_dataset", {"dataset": "skimage"}))
+    # sklearn: no GAN of the tiny preset trains on it, but the report shows every dataset's sample grid
+    rc["prepare-dataset sklearn"] = prepare_dataset.main(_argv("prepare_dataset", {"dataset": "sklearn"}))
     rc["train-fingerprint-autoencoder"] = train_fingerprint_autoencoder.main(
         _argv("train_fingerprint_autoencoder", {"dataset": "skimage"})
     )
@@ -149,18 +165,39 @@ def _chain() -> dict[str, int]:
     rc[f"fingerprint-robustness {FP0}"] = fingerprint_robustness.main(_argv("fingerprint_robustness", GANS[FP0]))
     for protocol in PROTOCOLS:
         rc[f"build-split {protocol}"] = build_split.main(_argv("build_split", {"protocol": protocol}))
-    for stage, module in (
-        ("train_classifier", train_classifier),
-        ("evaluate_attribution", evaluate_attribution),
-        ("interpret_attribution", interpret_attribution),
+    for stage, module, jobs in (
+        ("train_classifier", train_classifier, _classifiers()),
+        ("immunize_classifier", immunize_classifier, _robustness()),
+        ("evaluate_attribution", evaluate_attribution, _evaluations()),
+        ("evaluate_robustness", evaluate_robustness, _robustness()),
+        ("interpret_attribution", interpret_attribution, _interpretations()),
     ):
-        for protocol in PROTOCOLS:
-            for method in METHODS:
-                rc[f"{DECLARED[stage].cli} {protocol} {method}"] = module.main(
-                    _argv(stage, {"protocol": protocol, "method": method})
-                )
+        for w in jobs:
+            rc[" ".join([DECLARED[stage].cli, *map(str, w.values())])] = module.main(_argv(stage, w))
     rc["make-tables"] = make_tables.main(_argv("make_tables", {}))
+    rc["make-figures"] = make_figures.main(_argv("make_figures", {}))
+    rc["make-report"] = make_report.main(_argv("make_report", {}))
     return rc
+
+
+def _classifiers() -> list[dict]:
+    return [{"protocol": "closed_set", "method": m, "seed": s} for m in METHODS for s in SEEDS]
+
+
+def _evaluations() -> list[dict]:
+    return [{"protocol": p, "method": m, "seed": s} for p in PROTOCOLS for m in METHODS for s in SEEDS]
+
+
+def _robustness() -> list[dict]:
+    return [
+        {"protocol": "closed_set", "method": m, "seed": SEEDS[0], "perturbation": k}
+        for m in METHODS
+        for k in PERTURBATIONS
+    ]
+
+
+def _interpretations() -> list[dict]:
+    return [{"protocol": "closed_set", "method": m, "seed": SEEDS[0]} for m in METHODS]
 
 
 def _reset_logging():
@@ -181,7 +218,7 @@ def _detach_cli_logging():
 def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
     data = tiny_params()
-    data["attribution"]["methods"] = list(METHODS)
+    data["protocols"]["closed_set"]["methods"] = list(METHODS)
     write_params(root / "params.yaml", data)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
@@ -193,11 +230,13 @@ def chain(tmp_path_factory):
 
 def _expected_files() -> list[str]:
     out = ["params.yaml"]
+    names_clean = ["images.lmdb", "manifest.csv", "report.json", "resolved_config.json", "samples.png"]
     for variant, names in (
-        ("clean", ["images.lmdb", "manifest.csv", "report.json", "resolved_config.json", "samples.png"]),
+        ("clean", names_clean),
         *[(fp, EMBED_FILES) for fp in FINGERPRINTS],
     ):
         out += [f"{paths.DATA.format(variant=variant, dataset='skimage')}/{n}" for n in names]
+    out += [f"{paths.CLEAN.format(dataset='sklearn')}/{n}" for n in names_clean]
     fp = paths.FP_DIR.format(dataset="skimage")
     out += [f"{fp}/{n}" for n in ("curves.csv", "decoder.pt", "encoder.pt", "resolved_config.json", "stats.jsonl")]
     out += [paths.METRICS_FP_AE.format(dataset="skimage")]
@@ -215,15 +254,25 @@ def _expected_files() -> list[str]:
     out += [p.format(**GANS[FP0]) for p in (paths.ROBUSTNESS_CURVES, paths.ROBUSTNESS_FIGURE, paths.METRICS_ROBUSTNESS)]
     for protocol in PROTOCOLS:
         out += [paths.SPLIT.format(protocol=protocol), paths.METRICS_SPLIT.format(protocol=protocol)]
-        for method in METHODS:
-            sel = {"protocol": protocol, "method": method}
-            out += [
-                f"{paths.CLASSIFIER_DIR.format(**sel)}/{n}" for n in ("model.pt", "resolved_config.json", "stats.jsonl")
-            ]
-            out += [paths.METRICS_CLASSIFIER.format(**sel), paths.PREDICTIONS.format(**sel)]
-            out += [paths.METRICS_ATTRIBUTION.format(**sel)]
-            out += [f"{paths.FIGURES_ATTRIBUTION.format(**sel)}/{n}" for n in INTERPRET_FILES]
+    for sel in _classifiers():
+        out += [
+            f"{paths.CLASSIFIER_DIR.format(**sel)}/{n}" for n in ("model.pt", "resolved_config.json", "stats.jsonl")
+        ]
+        out += [paths.METRICS_CLASSIFIER.format(**sel)]
+    for sel in _robustness():
+        out += [f"{paths.IMMUNIZED_DIR.format(**sel)}/{n}" for n in ("model.pt", "resolved_config.json", "stats.jsonl")]
+        out += [paths.METRICS_IMMUNIZE.format(**sel)]
+        out += [paths.ROBUSTNESS_ATTR_CURVE.format(**sel), paths.METRICS_ROBUSTNESS_ATTR.format(**sel)]
+    for sel in _evaluations():
+        out += [paths.PREDICTIONS.format(**sel), paths.METRICS_ATTRIBUTION.format(**sel)]
+    for sel in _interpretations():
+        out += [f"{paths.FIGURES_ATTRIBUTION.format(**sel)}/{n}" for n in INTERPRET_FILES]
     out += list(paths.TABLE_FILES)
+    figures = paths.FIGURES_PAPER
+    out += [f"{figures}/confusion/confusion_{p}_postpool.png" for p in PROTOCOLS]
+    out += [f"{figures}/robustness/robustness_closed_set_postpool.png", f"{figures}/training/training_closed_set.png"]
+    out += [f"{figures}/sources/sources_{p}.png" for p in PROTOCOLS] + [f"{figures}/gans/gans_training.png"]
+    out += [paths.INDEX]
     return sorted(out)
 
 
@@ -241,25 +290,43 @@ def test_the_declared_commands_are_the_ones_run():
         "--metrics",
         "results/metrics/build_split/cross_seed.json",
     ]
-    assert _argv("train_classifier", {"protocol": "closed_set", "method": "postpool"}) == [
-        *["--params", "params.yaml", "--protocol", "closed_set", "--method", "postpool"],
-        *["--split", "results/splits/closed_set.csv", "--out", "results/models/classifier/closed_set/postpool"],
-        *["--metrics", "results/metrics/train_classifier/closed_set/postpool.json", "--device", "cpu"],
+    assert _argv("train_classifier", {"protocol": "closed_set", "method": "postpool", "seed": 1}) == [
+        *["--params", "params.yaml", "--protocol", "closed_set", "--method", "postpool", "--seed", "1"],
+        *["--split", "results/splits/closed_set.csv", "--out", "results/models/classifier/closed_set/postpool/seed1"],
+        *["--metrics", "results/metrics/train_classifier/closed_set/postpool/seed1.json", "--device", "cpu"],
     ]
-    assert _argv("evaluate_attribution", {"protocol": "closed_set", "method": "postpool"}) == [
+    # cross_seed evaluates the closed_set classifier of the same method and seed
+    assert _argv("evaluate_attribution", {"protocol": "cross_seed", "method": "postpool", "seed": 1}) == [
+        *["--params", "params.yaml", "--protocol", "cross_seed", "--method", "postpool", "--seed", "1"],
+        *["--split", "results/splits/cross_seed.csv"],
+        *["--model", "results/models/classifier/closed_set/postpool/seed1/model.pt"],
+        *["--predictions", "results/predictions/cross_seed/postpool/seed1.csv"],
+        *["--metrics", "results/metrics/evaluate_attribution/cross_seed/postpool/seed1.json", "--device", "cpu"],
+    ]
+    assert _argv("immunize_classifier", _robustness()[0]) == [
+        *["--params", "params.yaml", "--protocol", "closed_set", "--method", "postpool", "--seed", "0"],
+        *["--perturbation", "jpeg", "--split", "results/splits/closed_set.csv"],
+        *["--model", "results/models/classifier/closed_set/postpool/seed0/model.pt"],
+        *["--out", "results/models/immunized/closed_set/postpool/seed0/jpeg"],
+        *["--metrics", "results/metrics/immunize_classifier/closed_set/postpool/seed0/jpeg.json", "--device", "cpu"],
+    ]
+    assert _argv("evaluate_robustness", _robustness()[0]) == [
+        *["--params", "params.yaml", "--protocol", "closed_set", "--method", "postpool", "--seed", "0"],
+        *["--perturbation", "jpeg", "--split", "results/splits/closed_set.csv"],
+        *["--model", "results/models/classifier/closed_set/postpool/seed0/model.pt"],
+        *["--immunized", "results/models/immunized/closed_set/postpool/seed0/jpeg/model.pt"],
+        *["--curve", "results/robustness/closed_set/postpool/seed0/jpeg.csv"],
+        *["--metrics", "results/metrics/evaluate_robustness/closed_set/postpool/seed0/jpeg.json", "--device", "cpu"],
+    ]
+    assert _argv("interpret_attribution", {"protocol": "closed_set", "method": "postpool", "seed": 0}) == [
         *["--params", "params.yaml", "--protocol", "closed_set", "--method", "postpool"],
         *["--split", "results/splits/closed_set.csv"],
-        *["--model", "results/models/classifier/closed_set/postpool/model.pt"],
-        *["--predictions", "results/predictions/closed_set/postpool.csv"],
-        *["--metrics", "results/metrics/evaluate_attribution/closed_set/postpool.json", "--device", "cpu"],
+        *["--model", "results/models/classifier/closed_set/postpool/seed0/model.pt"],
+        *["--metrics", "results/metrics/evaluate_attribution/closed_set/postpool/seed0.json"],
+        *["--out", "results/figures/attribution/closed_set/postpool/seed0", "--device", "cpu"],  # no GPU lease
     ]
-    assert _argv("interpret_attribution", {"protocol": "cross_seed", "method": "postpool"}) == [
-        *["--params", "params.yaml", "--protocol", "cross_seed", "--method", "postpool"],
-        *["--split", "results/splits/cross_seed.csv"],
-        *["--model", "results/models/classifier/cross_seed/postpool/model.pt"],
-        *["--metrics", "results/metrics/evaluate_attribution/cross_seed/postpool.json"],
-        *["--out", "results/figures/attribution/cross_seed/postpool", "--device", "cpu"],  # declared: no GPU lease
-    ]
+    assert _argv("make_figures", {}) == ["--params", "params.yaml", "--root", ".", "--out", "results/figures/paper"]
+    assert _argv("make_report", {}) == ["--params", "params.yaml", "--root", ".", "--out", "results/index.html"]
     assert _argv("embed_fingerprints", {"dataset": "skimage", "variant": "fp-owner2"}) == [
         *["--params", "params.yaml", "--dataset", "skimage", "--fingerprint", "fp-owner2"],
         *["--data", "data/clean/skimage/images.lmdb", "--encoder", "results/models/fingerprint/skimage/encoder.pt"],
@@ -278,9 +345,10 @@ def test_the_declared_commands_are_the_ones_run():
 
 def test_every_stage_exits_0(chain):
     assert chain["rc"] == {k: 0 for k in chain["rc"]}
-    # prepare, autoencoder, embed × 2 fingerprints, fid_stats, train / generate / evaluate_gan × 3 GANs, detect × 1
-    # dataset, robustness × 1 fingerprinted GAN, build_split / train / evaluate / interpret × 2 protocols, tables
-    assert len(chain["rc"]) == 1 + 1 + 2 + 1 + 3 + 3 + 3 + 1 + 1 + 2 + 2 + 2 + 2 + 1
+    # prepare × 2 datasets, autoencoder, embed × 2 fingerprints, fid_stats, train / generate / evaluate_gan × 3 GANs,
+    # detect × 1 dataset, robustness × 1 fingerprinted GAN, build_split × 2 protocols, train × 2 seeds, immunize × 1,
+    # evaluate × 2 protocols × 2 seeds, evaluate_robustness × 1, interpret × 1 (the first seed), tables, figures, report
+    assert len(chain["rc"]) == 2 + 1 + 2 + 1 + 3 + 3 + 3 + 1 + 1 + 2 + 2 + 1 + 4 + 1 + 1 + 3
 
 
 def test_the_chain_writes_exactly_the_promised_files(chain):
@@ -521,12 +589,13 @@ def test_build_split(chain, protocol):
     split_file = root / paths.SPLIT.format(protocol=protocol)
     assert split_file.read_text(encoding="utf-8").splitlines()[0] == "store,key,sha1,label,split,source"
     rows = _split_rows(split_file)
-    # one block per split (train, val, test), classes sorted inside: exactly the configured counts
+    # one block per split (train, val, test), classes sorted inside: exactly the configured counts per source;
+    # cross_seed: closed_set's train/val sources, its own test sources (no fingerprinted test images)
     blocks = [(r["split"], r["label"], r["source"]) for r in rows]
     expected = []
     for split, n in (("train", TRAIN), ("val", VAL), ("test", TEST)):
         sources = p.protocol_sources(protocol, "test" if split == "test" else "train")
-        for cls in classes:
+        for cls in classes if split != "test" else TESTED[protocol]:
             (source,) = sources[cls]  # the tiny preset: one source per class
             expected += [(split, cls, source)] * n
     assert blocks == expected
@@ -539,9 +608,15 @@ def test_build_split(chain, protocol):
             s: [r["key"] for r in rows if r["source"] == source and r["split"] == s] for s in ("train", "val", "test")
         }
         used_in_train = bool(got["train"])
-        assert got["train"] == (keys[:TRAIN] if used_in_train else []), source
-        assert got["val"] == (keys[TRAIN : TRAIN + VAL] if used_in_train else []), source
-        assert got["test"] in ([], keys[-TEST:]), source
+        n = {s: len(got[s]) for s in got}
+        assert n == {"train": TRAIN if used_in_train else 0, "val": VAL if used_in_train else 0,
+                     "test": n["test"]} and n["test"] in (0, TEST), source  # fmt: skip
+        if source.startswith("gan/"):  # (real images: test crops from held-out photographs, splits.py)
+            # train takes the first keys, test the last ones, val the ones just before test
+            assert got["train"] == (keys[:TRAIN] if used_in_train else []), source
+            assert got["test"] in ([], keys[-TEST:]), source
+            end = len(keys) - len(got["test"])
+            assert got["val"] == (keys[end - VAL : end] if used_in_train else []), source
         sha1 = {m["key"]: m["sha1"] for m in manifest}
         for r in rows:
             if r["source"] == source:
@@ -549,13 +624,18 @@ def test_build_split(chain, protocol):
     # train, val and test never share an image
     seen = [(r["store"], r["key"]) for r in rows]
     assert len(seen) == len(set(seen))
+    tested = TESTED[protocol]
     assert _json(root / paths.METRICS_SPLIT.format(protocol=protocol)) == {
         "protocol": protocol,
+        "classifier_protocol": TRAIN_PROTOCOL[protocol],
         "classes": classes,
-        "images": {"train": TRAIN * len(classes), "val": VAL * len(classes), "test": TEST * len(classes)},
+        "images": {"train": TRAIN * len(classes), "val": VAL * len(classes), "test": TEST * len(tested)},
         "images_per_class": {
-            f"{s}/{c}": n for s, n in (("test", TEST), ("train", TRAIN), ("val", VAL)) for c in classes
+            f"{s}/{c}": n
+            for s, n in (("test", TEST), ("train", TRAIN), ("val", VAL))
+            for c in (tested if s == "test" else classes)
         },
+        "images_per_source": {"test": TEST, "train": TRAIN, "val": VAL},
     }
 
 
@@ -566,28 +646,40 @@ def test_cross_seed_tests_on_unseen_seeds(chain):
         "train": {paths.SAMPLES_IMAGES.format(**GANS[S0])},
         "test": {paths.SAMPLES_IMAGES.format(**GANS[S1])},
     }
+    # the train rows are closed_set's (the classifiers it evaluates were trained on them), the test rows its own;
+    # val: the same sources and counts (the images just before a source's test images, so they may differ)
+    closed = _split_rows(chain["root"] / paths.SPLIT.format(protocol="closed_set"))
+    assert [r for r in rows if r["split"] == "train"] == [r for r in closed if r["split"] == "train"]
+    assert [(r["label"], r["source"]) for r in rows if r["split"] == "val"] == [
+        (r["label"], r["source"]) for r in closed if r["split"] == "val"
+    ]
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_train_classifier(chain, protocol):
+@pytest.mark.parametrize("seed", SEEDS)
+def test_train_classifier(chain, seed):
     root = chain["root"]
-    sel = {"protocol": protocol, "method": "postpool"}
-    classes = CLASSES[protocol]
+    sel = {"protocol": "closed_set", "method": "postpool", "seed": seed}
+    classes = CLASSES["closed_set"]
     d = root / paths.CLASSIFIER_DIR.format(**sel)
     assert _listing(d) == ["model.pt", "resolved_config.json", "stats.jsonl"]
     ckpt = load_checkpoint(d / "model.pt", "attribution_classifier")
-    assert (ckpt["classes"], ckpt["protocol"], ckpt["model_name"]) == (classes, protocol, "postpool")
+    assert (ckpt["classes"], ckpt["protocol"], ckpt["model_name"]) == (classes, "closed_set", "postpool")
     steps = TRAIN * len(classes) // 4  # 1 epoch, batch 4
     m = _json(root / paths.METRICS_CLASSIFIER.format(**sel))
     assert sorted(m) == [
         "classes",
         "final_loss",
         "final_train_accuracy",
+        "method",
         "open_set_calibration",
+        "protocol",
+        "seed",
         "steps",
         "train_images",
     ]
+    assert (m["protocol"], m["method"], m["seed"]) == ("closed_set", "postpool", seed)
     assert (m["train_images"], m["classes"], m["steps"]) == (TRAIN * len(classes), classes, steps)
+    assert m["open_set_calibration"]["val_images"] == VAL * len(classes)
     stats = [json.loads(ln) for ln in (d / "stats.jsonl").read_text().splitlines()]
     assert stats[-1]["step"] == steps and stats[-1]["loss"] == m["final_loss"]
     resolved = _json(d / "resolved_config.json")
@@ -602,14 +694,25 @@ def test_train_classifier(chain, protocol):
     ]
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_evaluate_attribution(chain, protocol):
+def test_the_classifier_seed_changes_the_weights(chain):
+    models = [
+        chain["root"] / paths.CLASSIFIER_MODEL.format(protocol="closed_set", method="postpool", seed=s) for s in SEEDS
+    ]
+    assert models[0].read_bytes() != models[1].read_bytes()
+    losses = [_json(chain["root"] / paths.METRICS_CLASSIFIER.format(protocol="closed_set", method="postpool", seed=s))
+              ["final_loss"] for s in SEEDS]  # fmt: skip
+    assert losses[0] != losses[1]
+
+
+@pytest.mark.parametrize(("protocol", "seed"), [(p, s) for p in PROTOCOLS for s in SEEDS])
+def test_evaluate_attribution(chain, protocol, seed):
     root = chain["root"]
-    sel = {"protocol": protocol, "method": "postpool"}
-    classes = CLASSES[protocol]
+    sel = {"protocol": protocol, "method": "postpool", "seed": seed}
+    classes, tested = CLASSES[protocol], TESTED[protocol]
     m = _json(root / paths.METRICS_ATTRIBUTION.format(**sel))
     assert sorted(m) == [
         "accuracy",
+        "ap",
         "chance",
         "classes",
         "confusion_matrix",
@@ -618,23 +721,29 @@ def test_evaluate_attribution(chain, protocol):
         "open_set",
         "per_class_accuracy",
         "per_source_accuracy",
+        "perturbation",
         "protocol",
+        "seed",
         "test_images",
         "tta",
         "tta_vote",
     ]
-    assert (m["protocol"], m["method"], m["classes"], m["test_images"]) == (
+    assert (m["protocol"], m["method"], m["seed"], m["perturbation"], m["classes"], m["test_images"]) == (
         protocol,
         "postpool",
+        seed,
+        "none",
         classes,
-        TEST * len(classes),
+        TEST * len(tested),
     )
+    assert m["ap"] is None  # three classes: no binary task
     assert m["chance"] == 1 / len(classes)
-    assert [sum(row) for row in m["confusion_matrix"]] == [TEST] * len(classes)
-    assert m["accuracy"] == sum(m["confusion_matrix"][i][i] for i in range(len(classes))) / (TEST * len(classes))
+    # rows = true classes in class order: a class without test images (cross_seed's fingerprinted) has a zero row
+    assert [sum(row) for row in m["confusion_matrix"]] == [TEST if c in tested else 0 for c in classes]
+    assert m["accuracy"] == sum(m["confusion_matrix"][i][i] for i in range(len(classes))) / (TEST * len(tested))
     assert sorted(m["per_class_accuracy"]) == classes
-    tested = sorted(s for srcs in chain["params"].protocol_sources(protocol, "test").values() for s in srcs)
-    assert sorted(m["per_source_accuracy"]) == tested
+    tested_sources = sorted(s for srcs in chain["params"].protocol_sources(protocol, "test").values() for s in srcs)
+    assert sorted(m["per_source_accuracy"]) == tested_sources
     # one prediction per test row of the split, in split order
     with open(root / paths.PREDICTIONS.format(**sel), newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
@@ -656,11 +765,91 @@ def test_evaluate_attribution(chain, protocol):
     assert sum(row[3] == row[4] for row in pred) == round(m["accuracy"] * len(pred))
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_interpret_attribution(chain, protocol):
+def test_cross_seed_evaluates_the_closed_set_classifier(chain):
+    # the same model on closed_set's own test images of dcgan seed 0 and cross_seed's of seed 1: the same classes,
+    # the open-set threshold calibrated on the val images of each split (as many per class)
     root = chain["root"]
-    sel = {"protocol": protocol, "method": "postpool"}
-    classes = CLASSES[protocol]
+    for seed in SEEDS:
+        sel = {"method": "postpool", "seed": seed}
+        closed = _json(root / paths.METRICS_ATTRIBUTION.format(protocol="closed_set", **sel))
+        cross = _json(root / paths.METRICS_ATTRIBUTION.format(protocol="cross_seed", **sel))
+        trained = _json(root / paths.METRICS_CLASSIFIER.format(protocol="closed_set", **sel))
+        assert cross["classes"] == closed["classes"] == trained["classes"]
+        for m in (closed, cross):
+            assert m["open_set"]["calibration"]["val_images"] == VAL * 3
+        assert closed["open_set"]["calibration"] == trained["open_set_calibration"]
+
+
+def test_immunize_classifier(chain):
+    root = chain["root"]
+    (sel,) = _robustness()
+    classes = CLASSES["closed_set"]
+    d = root / paths.IMMUNIZED_DIR.format(**sel)
+    assert _listing(d) == ["model.pt", "resolved_config.json", "stats.jsonl"]
+    ckpt = load_checkpoint(d / "model.pt", "attribution_classifier")
+    assert (ckpt["classes"], ckpt["protocol"], ckpt["model_name"]) == (classes, "closed_set", "postpool")
+    plain = root / paths.CLASSIFIER_MODEL.format(**sel)
+    assert (d / "model.pt").read_bytes() != plain.read_bytes()  # fine-tuned on attacked images
+    m = _json(root / paths.METRICS_IMMUNIZE.format(**sel))
+    assert sorted(m) == [
+        "classes",
+        "final_loss",
+        "final_train_accuracy",
+        "immunization",
+        "method",
+        "p",
+        "perturbation",
+        "protocol",
+        "seed",
+        "steps",
+        "train_images",
+    ]
+    assert (m["protocol"], m["method"], m["seed"], m["perturbation"], m["immunization"], m["p"]) == (
+        "closed_set",
+        "postpool",
+        0,
+        "jpeg",
+        "fine-tuned",
+        0.5,
+    )
+    assert (m["classes"], m["train_images"], m["steps"]) == (classes, TRAIN * len(classes), TRAIN * len(classes) // 4)
+    resolved = _json(d / "resolved_config.json")
+    assert resolved == _resolved(chain["params"], "immunize_classifier", **sel)
+    assert resolved["immunize_classifier"] == {"epochs": 1, "batch_size": 4, "p": 0.5, "seed": 0}
+
+
+def test_evaluate_robustness(chain):
+    root = chain["root"]
+    (sel,) = _robustness()
+    m = _json(root / paths.METRICS_ROBUSTNESS_ATTR.format(**sel))
+    assert sorted(m) == ["classes", "curve", "method", "perturbation", "protocol", "random", "seed", "test_images"]
+    assert (m["protocol"], m["method"], m["seed"], m["perturbation"]) == ("closed_set", "postpool", 0, "jpeg")
+    assert (m["classes"], m["test_images"]) == (CLASSES["closed_set"], TEST * 3)
+    qualities = [95, 90, 75, 50, 30, 10]
+    assert [(c["level"], c["strength"]) for c in m["curve"]] == [(0, "identity")] + [
+        (i + 1, f"jpeg:quality={q}") for i, q in enumerate(qualities)
+    ]
+    # level 0 (no attack) is the plain model's clean accuracy on the same test images
+    clean = _json(root / paths.METRICS_ATTRIBUTION.format(protocol="closed_set", method="postpool", seed=0))
+    assert m["curve"][0]["accuracy_plain"] == clean["accuracy"]
+    n = TEST * 3
+    for point in [*m["curve"], m["random"]]:
+        for k in ("accuracy_plain", "accuracy_immunized"):
+            assert round(point[k] * n) == pytest.approx(point[k] * n), (point, k)  # a count of the 24 images
+    # the DVC plot: the curve as CSV rows, x = level
+    with open(root / paths.ROBUSTNESS_ATTR_CURVE.format(**sel), newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cols = ["level", "strength", "accuracy_plain", "accuracy_immunized", "macro_f1_plain", "macro_f1_immunized"]
+    assert list(rows[0]) == cols
+    # the curve's levels, then the random-strength point as the last level
+    random = m["random"] | {"level": len(m["curve"]), "strength": "random"}
+    assert rows == [{k: str(c[k]) for k in cols} for c in [*m["curve"], random]]
+
+
+def test_interpret_attribution(chain):
+    root = chain["root"]
+    (sel,) = _interpretations()
+    classes = CLASSES["closed_set"]
     d = root / paths.FIGURES_ATTRIBUTION.format(**sel)
     assert _listing(d) == list(INTERPRET_FILES)
     assert sorted(v.format(**sel) for v in DECLARED["interpret_attribution"].outputs.values()) == [
@@ -679,32 +868,21 @@ def test_interpret_attribution(chain, protocol):
         "test_accuracy",
         "tsne",
     ]
-    assert (s["protocol"], s["method"], s["classes"]) == (protocol, "postpool", classes)
+    assert (s["protocol"], s["method"], s["classes"]) == ("closed_set", "postpool", classes)
     assert s["test_accuracy"] == _json(root / paths.METRICS_ATTRIBUTION.format(**sel))["accuracy"]
     # postpool ends in no GAP + linear head (no cam_linear): cam_kind auto gives Grad-CAM; tiny: cam_images 2
     assert s["cam"] == {"kind": "gradcam", "images_per_class": {c: 2 for c in classes}}
     # tsne_images 24 split evenly over the classes, at most the 8 test images of each
     assert (s["tsne"]["images"], s["tsne"]["perplexity"]) == (min(24, TEST * len(classes)), 30.0)
     assert s["fingerprints"]["kind"] == "none"  # postpool learns no model fingerprints (visNet does)
-    assert s["resolved_config"] == _resolved(chain["params"], "interpret_attribution", **sel)
+    # (its selectors name no seed: interpret-attribution takes the seed's model and folder, not a --seed)
+    assert s["resolved_config"] == _resolved(chain["params"], "interpret_attribution", protocol="closed_set",
+                                             method="postpool")  # fmt: skip
 
 
 def test_make_tables(chain):
     root = chain["root"]
-    assert _listing(root / "results/tables") == [
-        "attribution.csv",
-        "attribution.md",
-        "fingerprints.csv",
-        "fingerprints.md",
-        "gans.csv",
-        "gans.md",
-    ]
-    attribution = (root / "results/tables/attribution.csv").read_text()
-    assert [line.split(",")[:2] for line in attribution.splitlines()[1:]] == [
-        [p, m] for p in PROTOCOLS for m in METHODS
-    ]
-    assert "closed_set" in attribution and "cross_seed" in attribution
-    assert "CelebA 99.5; LSUN 97.7 (unverified)" in attribution
+    assert _listing(root / "results/tables") == sorted(f"{t}.{e}" for t in paths.TABLE_NAMES for e in paths.TABLE_EXTS)
     fps = (root / "results/tables/fingerprints.csv").read_text()
     assert f"samples of {FP0}" in fps and "0.5 (chance)" in fps
     gans = (root / "results/tables/gans.csv").read_text().splitlines()
@@ -712,6 +890,40 @@ def test_make_tables(chain):
     for line, name in zip(gans[1:], GANS, strict=True):
         fid = json.loads((root / paths.METRICS_GAN.format(**GANS[name])).read_text())["fid"]
         assert line.split(",")[7] == str(round(fid, 2))
+    # closed_set is the tiny preset's yu2019_table1 protocol: its postpool row is mean ± sample std over the seeds
+    accs = [_json(root / paths.METRICS_ATTRIBUTION.format(protocol="closed_set", method="postpool", seed=s))["accuracy"]
+            for s in SEEDS]  # fmt: skip
+    rows = {r[0]: r for r in _md_rows(root / "results/tables/yu2019_table1.md")}
+    assert rows["postpool"][2] == f"{100 * statistics.mean(accs):.2f} ± {100 * statistics.stdev(accs):.2f}"
+    assert rows["knn"][2] == "not run"  # the chain trains postpool only
+    # robustness: one row per curve level and the random-strength row, plain vs immunized
+    (sel,) = _robustness()
+    m = _json(root / paths.METRICS_ROBUSTNESS_ATTR.format(**sel))
+    points = [*m["curve"], m["random"] | {"level": "random"}]
+    assert [r[:5] + r[6:] for r in _md_rows(root / "results/tables/robustness.md")] == [
+        ["closed_set", "postpool", "0", "jpeg", str(c["level"]), f"{100 * c['accuracy_plain']:.2f}",
+         f"{100 * c['accuracy_immunized']:.2f}"]
+        for c in points
+    ]  # fmt: skip
+
+
+def _md_rows(path: Path) -> list[list[str]]:
+    """The body rows of a Markdown table file, cells stripped."""
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("|")]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
+
+
+def test_make_figures_and_make_report(chain):
+    root = chain["root"]
+    figures = root / paths.FIGURES_PAPER
+    assert _listing(figures) == ["confusion", "gans", "robustness", "sources", "training"]
+    for png in figures.rglob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    page = (root / paths.INDEX).read_text(encoding="utf-8")
+    srcs = re.findall(r'<img src="([^"]+)"', page)
+    # every figure make_figures drew is on the page (links relative to results/)
+    assert {f"figures/paper/{p.relative_to(figures)}" for p in figures.rglob("*.png")} <= set(srcs)
+    assert all((root / "results" / s).is_file() for s in srcs), srcs
 
 
 # == the front door: help, check-params, tools ========================================================================
@@ -736,7 +948,9 @@ def test_ganprint_help_lists_every_command(capsys):
         "fingerprint-robustness",
         "build-split",
         "train-classifier",
+        "immunize-classifier",
         "evaluate-attribution",
+        "evaluate-robustness",
         "interpret-attribution",
         "make-tables",
         "make-figures",
@@ -772,8 +986,29 @@ def test_every_command_help_has_an_example(command, capsys):
     ("stage", "flags"),
     [
         ("build-split", ["--protocol", "--out", "--metrics"]),
-        ("train-classifier", ["--protocol", "--method", "--split", "--out", "--metrics"]),
-        ("evaluate-attribution", ["--protocol", "--method", "--split", "--model", "--predictions", "--metrics"]),
+        ("train-classifier", ["--protocol", "--method", "--seed", "--split", "--out", "--metrics"]),
+        (
+            "evaluate-attribution",
+            ["--protocol", "--method", "--seed", "--split", "--model", "--predictions", "--metrics"],
+        ),
+        (
+            "immunize-classifier",
+            ["--protocol", "--method", "--seed", "--perturbation", "--split", "--model", "--out", "--metrics"],
+        ),
+        (
+            "evaluate-robustness",
+            [
+                "--protocol",
+                "--method",
+                "--seed",
+                "--perturbation",
+                "--split",
+                "--model",
+                "--immunized",
+                "--curve",
+                "--metrics",
+            ],
+        ),  # fmt: skip
     ],
 )
 def test_required_flags(stage, flags, capsys):
@@ -798,11 +1033,14 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "  gans.fingerprinted: 1",
         *[f"    gan/{name}" for name in GANS],
         "  autoencoders: skimage",
-        "  attribution:  closed_set, cross_seed × postpool, knn",
+        "  attribution protocols:",
+        "    closed_set       postpool, knn (seeds [0, 1])",
+        "    cross_seed       postpool, knn (classifiers of closed_set)",
         "  jobs per stage:",
         # datasets skimage, sklearn; autoencoders [skimage] × fingerprints fingerprinted, fp-owner2 (defaults.yaml);
-        # GANs: seeds group 2 clean + fingerprinted group 1, none ft-<dataset>; one fingerprinted GAN; 2 protocols ×
-        # 7 methods
+        # GANs: seeds group 2 clean + fingerprinted group 1, none ft-<dataset>; one fingerprinted GAN; closed_set:
+        # 2 methods × 2 seeds, robustness postpool × jpeg on the first seed, interpretations on the first seed;
+        # cross_seed evaluates closed_set's 4 classifiers
         "    prepare_dataset                2",
         "    train_fingerprint_autoencoder  1",
         "    embed_fingerprints             2",
@@ -815,9 +1053,13 @@ def test_check_params_prints_the_grid_and_the_jobs(tiny_params_file, capsys):
         "    fingerprint_robustness         1",
         "    build_split                    2",
         "    train_classifier               4",
-        "    evaluate_attribution           4",
-        "    interpret_attribution          4",
+        "    immunize_classifier            1",
+        "    evaluate_attribution           8",
+        "    evaluate_robustness            1",
+        "    interpret_attribution          2",
         "    make_tables                    1",
+        "    make_figures                   1",
+        "    make_report                    1",
     ]
 
 
@@ -949,10 +1191,13 @@ def test_detect_refuses_a_dataset_without_autoencoder(fresh, capsys):
     assert _files(fresh) == ["params.yaml"]
 
 
-@pytest.mark.parametrize("stage", [train_classifier, evaluate_attribution])
+@pytest.mark.parametrize("stage", [train_classifier, immunize_classifier, evaluate_attribution, evaluate_robustness])
 def test_missing_split_exits_2(fresh, capsys, stage):
     name = stage.__name__.rsplit(".", 1)[1]
-    assert stage.main(_argv(name, {"protocol": "closed_set", "method": "postpool"})) == 2
+    assert (
+        stage.main(_argv(name, {"protocol": "closed_set", "method": "postpool", "seed": 0, "perturbation": "jpeg"}))
+        == 2
+    )
     assert capsys.readouterr().err.endswith(
         f"ganprint {DECLARED[name].cli}: error: results/splits/closed_set.csv: split manifest not found; "
         "run build_split first\n"
@@ -1058,13 +1303,13 @@ def test_build_split_without_its_stores_exits_2(fresh, capsys):
 @pytest.mark.parametrize("stage", [train_classifier, evaluate_attribution])
 def test_unknown_method(chain, fresh, capsys, stage):
     name = stage.__name__.rsplit(".", 1)[1]
-    argv = _argv(name, {"protocol": "closed_set", "method": "dnadet"})
+    argv = _argv(name, {"protocol": "closed_set", "method": "dnadet", "seed": 0})
     fresh_params = tiny_params()
-    fresh_params["attribution"]["methods"] = list(METHODS)  # dnadet: a registered method the grid does not list
+    fresh_params["protocols"]["closed_set"]["methods"] = list(METHODS)  # dnadet: registered, not in the protocol
     write_params(fresh / "params.yaml", fresh_params)
     argv = [str(chain["root"] / a) if a.startswith("results/splits/") else a for a in argv]
     assert stage.main(argv) == 2
-    assert "error: --method 'dnadet' is not in attribution.methods ['postpool']" in capsys.readouterr().err
+    assert "error: --method 'dnadet' is not in protocols.closed_set.methods ['postpool']" in capsys.readouterr().err
     assert _files(fresh) == ["params.yaml"]
 
 
@@ -1074,14 +1319,14 @@ def test_too_few_images_for_a_split_exits_2(chain, fresh, capsys):
     for rel in ("data", "results/samples"):
         (fresh / rel).symlink_to(chain["root"] / rel)
     data = tiny_params()
-    data["build_split"]["train_per_class"] = 20  # 20 + 2 val + 8 test > 24 generated
+    data["protocols"]["closed_set"]["images"]["train"] = 20  # 20 + 2 val + 8 test > 24 generated
     write_params(fresh / "params.yaml", data)
     assert build_split.main(_argv("build_split", {"protocol": "closed_set"})) == 2
     seed0 = "results/samples/skimage/dcgan/nonsat/clean/seed0/images.lmdb"
     assert capsys.readouterr().err.endswith(
         f"ganprint build-split: error: source gan/skimage-dcgan-nonsat-clean-seed0 ({seed0}) has 24 images, "
-        "fewer than the 30 its splits need (train 20 + val 2 + test 8; they never overlap); lower "
-        "build_split.train_per_class / val_per_class / test_per_class, or generate more images\n"
+        "fewer than its splits need: train 20 + val 2 + test 8, which never share an image; lower the protocol's "
+        "images (train / val / test per source), or generate more images\n"
     )
     assert sorted(os.listdir(fresh / "results")) == ["samples"]  # no split, no metrics
 
@@ -1089,8 +1334,8 @@ def test_too_few_images_for_a_split_exits_2(chain, fresh, capsys):
 def test_make_tables_without_metrics_exits_2(fresh, capsys):
     assert make_tables.main(_argv("make_tables", {})) == 2
     assert capsys.readouterr().err.endswith(
-        "ganprint make-tables: error: results/metrics/evaluate_attribution/closed_set/postpool.json: metrics not "
-        "found; run the stage that writes them first (snakemake or dvc repro)\n"
+        "ganprint make-tables: error: results/metrics/evaluate_attribution/closed_set/postpool/seed0.json: metrics "
+        "not found; run the stage that writes them first (evaluate_attribution: snakemake or dvc repro)\n"
     )
     assert _files(fresh) == ["params.yaml"]
 
@@ -1098,7 +1343,7 @@ def test_make_tables_without_metrics_exits_2(fresh, capsys):
 @pytest.mark.parametrize("stage", [train_classifier, evaluate_attribution])
 def test_unknown_protocol(chain, fresh, capsys, stage):
     name = stage.__name__.rsplit(".", 1)[1]
-    argv = _argv(name, {"protocol": "open_set", "method": "postpool"})
+    argv = _argv(name, {"protocol": "open_set", "method": "postpool", "seed": 0})
     argv = [
         str(chain["root"] / "results/splits/closed_set.csv") if a.startswith("results/splits/") else a for a in argv
     ]

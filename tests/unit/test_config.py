@@ -34,8 +34,8 @@ from ganprint.hparams import DCGANHps, NonsatHps, PostpoolHps, Section
 TOP_KEYS = (
     "datasets, gans, autoencoders, fingerprints, protocols, attribution, archs, losses, methods, loader, "
     "prepare_dataset, train_gan, finetune_gan, generate_images, fid, train_fingerprint_autoencoder, "
-    "embed_fingerprints, detect_fingerprints, fingerprint_robustness, build_split, train_classifier, "
-    "evaluate_attribution, interpret_attribution, make_tables"
+    "embed_fingerprints, detect_fingerprints, fingerprint_robustness, train_classifier, immunize_classifier, "
+    "evaluate_attribution, evaluate_robustness, interpret_attribution, make_tables"
 )
 NAME_RULE = "use letters, digits, '_', '-', '.' (it becomes part of file paths and stage names)"
 TRAIN_GAN_KEYS = (
@@ -60,6 +60,11 @@ DEFAULT_GANS = [
     "skimage-dcgan-nonsat-fp-owner2-seed0",
     "skimage-stylegan2-nonsat-fingerprinted-seed0",
     "skimage-dcgan-nonsat-ft-sklearn-seed0",
+    "skimage-sngan-hinge-ft-sklearn-seed0",
+    "skimage-mmdgan-mmd-ft-sklearn-seed0",
+    "sklearn-dcgan-nonsat-clean-seed0",
+    "sklearn-sngan-hinge-clean-seed0",
+    "sklearn-mmdgan-mmd-clean-seed0",
 ]
 DEFAULT_GROUPS = [
     "seeds",
@@ -71,6 +76,20 @@ DEFAULT_GROUPS = [
     "fingerprinted",
     "fingerprinted_stylegan2",
     "finetuned",
+    "finetuned_sngan",
+    "finetuned_mmdgan",
+    "other_dataset",
+    "other_dataset_sngan",
+    "other_dataset_mmdgan",
+]
+DEMO_PROTOCOLS = [
+    "closed_set",
+    "fine_grained",
+    "arch_closed",
+    "cross_seed",
+    "cross_loss",
+    "cross_finetune",
+    "cross_dataset",
 ]
 METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]
 TINY_GANS = [
@@ -115,8 +134,8 @@ def test_params_yaml_loads_with_the_documented_values():
     )
     assert p.datasets["sklearn"].seed == 1 and p.datasets["sklearn"].path == "sklearn"
 
-    def group(arch, loss, variant, seed):
-        return GanGroup(dataset=["skimage"], arch=[arch], loss=loss, variant=variant, seed=seed)
+    def group(arch, loss, variant, seed, dataset="skimage"):
+        return GanGroup(dataset=[dataset], arch=[arch], loss=loss, variant=variant, seed=seed)
 
     assert p.gans == {
         "seeds": group("dcgan", ["nonsat"], ["clean"], [0, 1, 2, 3]),
@@ -128,13 +147,25 @@ def test_params_yaml_loads_with_the_documented_values():
         "fingerprinted": group("dcgan", ["nonsat"], ["fingerprinted", "fp-owner2"], [0]),
         "fingerprinted_stylegan2": group("stylegan2", ["nonsat"], ["fingerprinted"], [0]),
         "finetuned": group("dcgan", ["nonsat"], ["ft-sklearn"], [0]),
+        "finetuned_sngan": group("sngan", ["hinge"], ["ft-sklearn"], [0]),
+        "finetuned_mmdgan": group("mmdgan", ["mmd"], ["ft-sklearn"], [0]),
+        "other_dataset": group("dcgan", ["nonsat"], ["clean"], [0], "sklearn"),
+        "other_dataset_sngan": group("sngan", ["hinge"], ["clean"], [0], "sklearn"),
+        "other_dataset_mmdgan": group("mmdgan", ["mmd"], ["clean"], [0], "sklearn"),
     }
     assert list(p.gans) == DEFAULT_GROUPS
     assert list(p.gan_list) == DEFAULT_GANS
     assert p.gan_list["skimage-dcgan-nonsat-ft-sklearn-seed0"].finetune_dataset == "sklearn"
     assert p.autoencoders == ["skimage"]
-    assert list(p.protocols) == ["closed_set", "cross_seed"]
-    assert p.protocols["closed_set"].test == {} and p.protocols["closed_set"].paper == "yu2019_table1"
+    assert list(p.protocols) == DEMO_PROTOCOLS
+    closed = p.protocols["closed_set"]
+    assert closed.test == {} and closed.paper == "yu2019_table1" and closed.classifier == ""
+    assert (closed.methods, closed.seeds) == (["knn", "prnu", "postpool", "visnet"], [0, 1, 2])
+    assert plain(closed.images) == {"train": 400, "val": 100, "test": 200}
+    assert plain(closed.robustness) == {
+        "perturbations": ["noise", "blur", "jpeg", "crop", "relight"],
+        "methods": ["postpool"],
+    }
     assert p.protocols["closed_set"].train == {
         "real": ["real/skimage"],
         "progan": ["gan/skimage-progan-wgangp-clean-seed0"],
@@ -144,10 +175,21 @@ def test_params_yaml_loads_with_the_documented_values():
     }
     assert p.protocols["cross_seed"].test == {
         "real": ["real/skimage"],
-        "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed2", "gan/skimage-dcgan-nonsat-clean-seed3"],
-        "unknown": ["gan/skimage-stylegan2-nonsat-clean-seed0", "gan/skimage-mimicry-ssgan-clean-seed0"],
+        "dcgan": [f"gan/skimage-dcgan-nonsat-clean-seed{s}" for s in (1, 2, 3)],
+        "unknown": ["gan/skimage-stylegan2-nonsat-clean-seed0"],
     }
-    assert plain(p.attribution) == {"protocols": ["closed_set", "cross_seed"], "methods": METHODS}
+    # the cross-* protocols evaluate the arch_closed classifiers: its methods and seeds, their own test sources
+    for x in ("cross_seed", "cross_loss", "cross_finetune", "cross_dataset"):
+        assert (p.protocols[x].classifier, p.protocols[x].train, p.protocols[x].images.test) == ("arch_closed", {}, 200)
+        assert p.protocol_methods(x) == ["prnu", "postpool", "gandct", "classmodel", "dnadet"]
+        assert p.protocol_seeds(x) == [0]
+    assert (p.protocols["fine_grained"].methods, p.protocols["fine_grained"].seeds) == (
+        ["knn", "prnu", "postpool"],
+        [0, 1, 2],
+    )
+    assert list(p.protocols["fine_grained"].train) == ["real", "seed0", "seed1", "seed2", "seed3"]
+    assert list(p.protocols["arch_closed"].train) == ["real", "dcgan", "progan", "sngan", "mmdgan", "mimicry"]
+    assert plain(p.attribution) == {"protocols": DEMO_PROTOCOLS}
     assert list(plain(p.archs)) == ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
     assert list(plain(p.losses)) == ["nonsat", "hinge", "wgangp", "cramer", "mmd", "infomax", "ssgan"]
     assert list(plain(p.methods)) == METHODS
@@ -233,8 +275,9 @@ def test_params_yaml_loads_with_the_documented_values():
         "finetune_steps": 30,
         "finetune_fractions": [0.25, 0.5, 1.0],
     }
-    assert lookup(p, "build_split") == {"train_per_class": 400, "val_per_class": 100, "test_per_class": 200}
-    assert lookup(p, "train_classifier") == {"epochs": 3, "batch_size": 16, "seed": 0}
+    assert lookup(p, "train_classifier") == {"epochs": 3, "batch_size": 16}
+    assert lookup(p, "immunize_classifier") == {"epochs": 1, "batch_size": 16, "p": 0.5, "seed": 0}
+    assert lookup(p, "evaluate_robustness") == {"batch_size": 250, "seed": 0}
     assert lookup(p, "evaluate_attribution") == {
         "batch_size": 250,
         "tta": "none",
@@ -253,7 +296,23 @@ def test_params_yaml_loads_with_the_documented_values():
     assert lookup(p, "make_tables") == {"decimals": 2}
 
 
-PAPER_GROUPS = ["seeds", "sngan", "mmdgan", "mimicry", "stylegan2", "fingerprinted", "fingerprinted_stylegan2"]
+PAPER_GROUPS = [
+    "seeds",
+    "sngan",
+    "mmdgan",
+    "mimicry",
+    "stylegan2",
+    "fingerprinted",
+    "fingerprinted_stylegan2",
+    "finetuned",
+    "finetuned_sngan",
+    "finetuned_mmdgan",
+    "other_dataset",
+    "other_dataset_sngan",
+    "other_dataset_mmdgan",
+    "finetuned_mimicry",
+    "other_dataset_mimicry",
+]
 
 
 def test_the_presets_are_the_four_committed_files():
@@ -261,21 +320,21 @@ def test_the_presets_are_the_four_committed_files():
 
 
 @pytest.mark.parametrize(
-    ("name", "datasets", "groups", "gans"),
+    ("name", "datasets", "groups", "gans", "protocols"),
     [
-        ("defaults", ["skimage", "sklearn"], DEFAULT_GROUPS, 15),
-        ("tiny", ["skimage", "sklearn"], ["seeds", "fingerprinted"], 3),
-        ("celeba128", ["celeba"], PAPER_GROUPS, 19),
-        ("lsun128", ["lsun"], PAPER_GROUPS, 19),
+        ("defaults", ["skimage", "sklearn"], DEFAULT_GROUPS, 20, DEMO_PROTOCOLS),
+        ("tiny", ["skimage", "sklearn"], ["seeds", "fingerprinted"], 3, ["closed_set", "cross_seed"]),
+        ("celeba128", ["celeba", "lsun"], PAPER_GROUPS, 27, DEMO_PROTOCOLS),
+        ("lsun128", ["lsun", "celeba"], PAPER_GROUPS, 27, DEMO_PROTOCOLS),
     ],
 )
-def test_every_preset_renders_and_validates(name, datasets, groups, gans):
+def test_every_preset_renders_and_validates(name, datasets, groups, gans, protocols):
     text = presets.render(name, REPO)
     p = parse_params(yaml.safe_load(text), name)
     assert list(p.datasets) == datasets
     assert list(p.gans) == groups
     assert len(p.gan_list) == gans
-    assert p.attribution.protocols == ["closed_set", "cross_seed"]
+    assert p.attribution.protocols == protocols
 
 
 def test_paper_presets_use_paper_settings():
@@ -288,6 +347,7 @@ def test_paper_presets_use_paper_settings():
         # ProGAN x 10 training seeds (Yu 2019 Table 2, DNA-Det cross-seed), the Table 1 sources, the cross-loss
         # sources InfoMax-GAN / SSGAN, StyleGAN2, and ProGAN / StyleGAN2 trained on fingerprinted data
         assert list(p.gan_list)[:10] == [f"{ds}-progan-wgangp-clean-seed{s}" for s in range(10)]
+        other = "lsun" if ds == "celeba" else "celeba"
         assert list(p.gan_list)[10:] == [
             f"{ds}-sngan-hinge-clean-seed0",
             f"{ds}-mmdgan-cramer-clean-seed0",
@@ -298,11 +358,20 @@ def test_paper_presets_use_paper_settings():
             f"{ds}-progan-wgangp-fingerprinted-seed0",
             f"{ds}-progan-wgangp-fp-owner2-seed0",
             f"{ds}-stylegan2-nonsat-fingerprinted-seed0",
+            # DNA-Det cross-finetune (fine-tuned on the other dataset) and cross-dataset (trained on it)
+            f"{ds}-progan-wgangp-ft-{other}-seed0",
+            f"{ds}-sngan-hinge-ft-{other}-seed0",
+            f"{ds}-mmdgan-mmd-ft-{other}-seed0",
+            f"{other}-progan-wgangp-clean-seed0",
+            f"{other}-sngan-hinge-clean-seed0",
+            f"{other}-mmdgan-mmd-clean-seed0",
+            f"{ds}-mimicry-infomax-ft-{other}-seed0",
+            f"{other}-mimicry-infomax-clean-seed0",
         ]
         assert p.protocols["closed_set"].paper == "yu2019_table1"
         assert list(p.protocols["closed_set"].train) == ["real", "progan", "sngan", "cramergan", "mmdgan"]
         assert p.protocols["cross_seed"].test["progan"] == [
-            f"gan/{ds}-progan-wgangp-clean-seed{s}" for s in range(5, 10)
+            f"gan/{ds}-progan-wgangp-clean-seed{s}" for s in range(1, 10)
         ]
         assert sorted(p.protocols["cross_seed"].test) == ["progan", "real", "unknown"]
         assert (p.archs.progan.z_dim, p.archs.progan.width, p.archs.progan.fmap_base) == (512, 512, 8192)
@@ -319,13 +388,21 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
     assert p == parse_params(yaml.safe_load(presets.render("tiny", REPO)))
     assert (p.train_gan.steps, p.archs.dcgan.z_dim, p.archs.dcgan.width) == (3, 8, 8)
     assert p.archs.dcgan.lr_g == 0.0002  # merged from defaults.yaml
-    assert p.build_split.model_dump() == {"train_per_class": 12, "val_per_class": 2, "test_per_class": 8}
+    closed = p.protocols["closed_set"]
+    assert plain(closed.images) == {"train": 12, "val": 2, "test": 8}
+    assert (closed.methods, closed.seeds) == (["postpool", "knn"], [0, 1])
+    assert plain(closed.robustness) == {"perturbations": ["jpeg"], "methods": ["postpool"]}
     assert p.protocol_sources("closed_set", "test") == p.protocol_sources("closed_set", "train")
-    assert list(p.protocols["closed_set"].train) == ["real", "seed0", "seed1"]  # null deleted seed2, seed3
-    assert p.protocol_sources("cross_seed", "test") == {
+    # null deleted the defaults' progan, sngan, cramergan, mmdgan
+    assert list(closed.train) == ["real", "dcgan", "fingerprinted"]
+    assert p.protocol_sources("cross_seed", "test") == {  # null deleted the defaults' 'unknown'
         "real": ["real/skimage"],
         "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"],
     }
+    # cross_seed evaluates the closed_set classifiers: their train/val images, its own test images
+    assert p.train_protocol("cross_seed") == "closed_set"
+    assert plain(p.protocol_images("cross_seed")) == {"train": 12, "val": 2, "test": 8}
+    assert (p.protocol_methods("cross_seed"), p.protocol_seeds("cross_seed")) == (["postpool", "knn"], [0, 1])
 
 
 # == unknown keys, at every level, with did-you-mean ==================================================================
@@ -360,10 +437,15 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
             id="loader",
         ),
         pytest.param(
-            lambda d: d["build_split"].update(train_per_clas=1),
-            "build_split: unknown key 'train_per_clas' (did you mean 'train_per_class'?); "
-            "allowed keys: train_per_class, val_per_class, test_per_class",
-            id="build_split",
+            lambda d: d["protocols"]["closed_set"]["images"].update(tset=1),
+            "protocols.closed_set.images: unknown key 'tset' (did you mean 'test'?); allowed keys: train, val, test",
+            id="protocol-images",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"]["robustness"].update(method=[]),
+            "protocols.closed_set.robustness: unknown key 'method' (did you mean 'methods'?); "
+            "allowed keys: perturbations, methods",
+            id="protocol-robustness",
         ),
         pytest.param(
             lambda d: d["datasets"]["skimage"].update(resolutoin=32),
@@ -379,12 +461,12 @@ def test_tiny_preset_is_what_conftest_uses(tiny_params_file):
         pytest.param(
             lambda d: d["protocols"]["closed_set"].update(tset={}),
             "protocols.closed_set: unknown key 'tset' (did you mean 'test'?); "
-            "allowed keys: train, test, description, paper",
+            "allowed keys: description, paper, methods, seeds, images, classifier, robustness, train, test",
             id="protocol",
         ),
         pytest.param(
             lambda d: d["attribution"].update(method=["postpool"]),
-            "attribution: unknown key 'method' (did you mean 'methods'?); allowed keys: protocols, methods",
+            "attribution: unknown key 'method'; allowed keys: protocols",
             id="attribution",
         ),
         pytest.param(
@@ -445,8 +527,8 @@ def test_unknown_key(mutate, expected):
             id="float-for-int",
         ),
         pytest.param(
-            lambda d: d["build_split"].update(train_per_class=1.5),
-            "build_split.train_per_class: expected int, got 1.5 (float)",
+            lambda d: d["protocols"]["closed_set"]["images"].update(train=1.5),
+            "protocols.closed_set.images.train: expected int, got 1.5 (float)",
             id="fraction-for-int",
         ),
         pytest.param(
@@ -586,14 +668,19 @@ def test_not_a_mapping_at_all():
             id="loader",
         ),
         pytest.param(
-            lambda d: d["build_split"].update(val_per_class=-1),
-            "build_split.val_per_class: -1 is out of range; allowed: ≥ 0",
+            lambda d: d["protocols"]["closed_set"]["images"].update(val=-1),
+            "protocols.closed_set.images.val: -1 is out of range; allowed: ≥ 0",
             id="val",
         ),
         pytest.param(
-            lambda d: d["build_split"].update(test_per_class=0),
-            "build_split.test_per_class: 0 is out of range; allowed: ≥ 1",
+            lambda d: d["protocols"]["closed_set"]["images"].update(test=0),
+            "protocols.closed_set.images.test: 0 is out of range; allowed: ≥ 1",
             id="test",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"].update(seeds=[0, -1]),
+            "protocols.closed_set.seeds[1]: -1 is out of range; allowed: ≥ 0",
+            id="classifier-seed",
         ),
         pytest.param(
             lambda d: d["gans"]["seeds"].update(seed=[0, -1]),
@@ -636,7 +723,8 @@ def test_range_bounds_are_inclusive():
         d["make_tables"] = {"decimals": 6}
         d["archs"]["dcgan"].update(beta1=1.0, beta2=0.0, width=4, lr_g=0.0)
         d["train_fingerprint_autoencoder"].update(bit_acc_threshold=0.5, bits=4096)
-        d["build_split"].update(train_per_class=1, val_per_class=0, test_per_class=1)
+        d["protocols"]["closed_set"]["images"] = {"train": 1, "val": 0, "test": 1}
+        d["protocols"]["closed_set"]["seeds"] = [0]
         d["loader"]["memory_budget_mb"] = 16
         d["datasets"]["sklearn"]["resolution"] = 1024
 
@@ -644,6 +732,8 @@ def test_range_bounds_are_inclusive():
     assert (p.make_tables.decimals, p.archs.dcgan.beta1, p.archs.dcgan.beta2, p.archs.dcgan.width) == (6, 1.0, 0.0, 4)
     assert (p.train_fingerprint_autoencoder.bit_acc_threshold, p.train_fingerprint_autoencoder.bits) == (0.5, 4096)
     assert (p.loader.memory_budget_mb, p.datasets["sklearn"].resolution) == (16, 1024)
+    assert plain(p.protocols["closed_set"].images) == {"train": 1, "val": 0, "test": 1}
+    assert p.protocols["closed_set"].seeds == [0]
 
 
 @pytest.mark.parametrize("res", [48, 100, 17, 1000])
@@ -673,8 +763,8 @@ def test_powers_of_two_are_accepted(res):
             id="loss-from-registry",
         ),
         pytest.param(
-            lambda d: d["attribution"].update(methods=["postpool", "cnndetection"]),
-            "attribution.methods[1]: 'cnndetection' is not allowed; allowed values: "
+            lambda d: d["protocols"]["closed_set"].update(methods=["postpool", "cnndetection"]),
+            "protocols.closed_set.methods[1]: 'cnndetection' is not allowed; allowed values: "
             "postpool, gandct, knn, prnu, visnet, classmodel, dnadet",
             id="method-from-registry",
         ),
@@ -704,8 +794,15 @@ def test_powers_of_two_are_accepted(res):
         pytest.param(
             lambda d: d["protocols"]["closed_set"].update(paper="yu2020"),
             "protocols.closed_set.paper: 'yu2020' is not allowed; "
-            "allowed values: , yu2019_table1, yu2019_table2, dnadet_cross_seed",
+            "allowed values: , yu2019_table1, yu2019_table2, dnadet_closed, dnadet_cross_seed, dnadet_cross_loss, "
+            "dnadet_cross_finetune, dnadet_cross_dataset, generator_attribution",
             id="paper",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"]["robustness"].update(perturbations=["jpeg", "rain"]),
+            "protocols.closed_set.robustness.perturbations: 'rain' is not allowed; "
+            "allowed values: noise, blur, jpeg, double_jpeg, median, crop, resize, relight",
+            id="perturbation",
         ),
         pytest.param(
             lambda d: d["datasets"]["sklearn"].update(path="imagenet"),
@@ -735,16 +832,25 @@ def test_crop_scale(bad):
         pytest.param(lambda d: d.pop("datasets"), "datasets", id="grid-section"),
         pytest.param(lambda d: d.pop("loader"), "loader", id="hyperparameter-section"),
         pytest.param(lambda d: d.pop("archs"), "archs", id="archs"),
-        pytest.param(lambda d: d.pop("build_split"), "build_split", id="build_split"),
-        pytest.param(lambda d: d["attribution"].pop("methods"), "attribution.methods", id="attribution-key"),
+        pytest.param(lambda d: d.pop("train_classifier"), "train_classifier", id="stage-section"),
+        pytest.param(lambda d: d["attribution"].pop("protocols"), "attribution.protocols", id="attribution-key"),
         pytest.param(lambda d: d["gans"]["seeds"].pop("dataset"), "gans.seeds.dataset", id="gans-group-key"),
         pytest.param(lambda d: d["gans"]["seeds"].pop("seed"), "gans.seeds.seed", id="gans-group-seed"),
         pytest.param(lambda d: d["datasets"]["skimage"].pop("source"), "datasets.skimage.source", id="dataset-key"),
-        pytest.param(lambda d: d["protocols"]["closed_set"].pop("train"), "protocols.closed_set.train", id="protocol"),
     ],
 )
 def test_missing_key(mutate, loc):
     assert _error(mutate) == f"params.yaml: {loc}: {MISSING}"
+
+
+def test_a_protocol_without_train_or_methods_is_refused_by_the_protocol_check():
+    assert _error(lambda d: d["protocols"]["closed_set"].pop("train")) == (
+        "params.yaml: protocols.closed_set.train: needs at least two classes, got []"
+    )
+    assert _error(lambda d: d["protocols"]["closed_set"].pop("methods")) == (
+        "params.yaml: protocols.closed_set.methods: list the attribution methods to train on this protocol "
+        "(e.g. [postpool])"
+    )
 
 
 def test_optional_keys_take_their_defaults():
@@ -830,9 +936,14 @@ def test_a_group_may_repeat_another_groups_values_when_the_gans_differ():
             lambda d: d.update(autoencoders=[]), "autoencoders: must list at least one value", id="empty-autoencoders"
         ),
         pytest.param(
-            lambda d: d["attribution"].update(methods=[]),
-            "attribution.methods: must list at least one value",
+            lambda d: d["protocols"]["closed_set"].update(methods=[]),
+            "protocols.closed_set.methods: list the attribution methods to train on this protocol (e.g. [postpool])",
             id="empty-methods",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"].update(seeds=[]),
+            "protocols.closed_set.seeds: list at least one classifier seed (e.g. [0])",
+            id="empty-seeds",
         ),
         pytest.param(
             lambda d: d["gans"]["seeds"].update(seed=[0, 1, 0]),
@@ -855,9 +966,19 @@ def test_a_group_may_repeat_another_groups_values_when_the_gans_differ():
             id="dup-protocols",
         ),
         pytest.param(
-            lambda d: d["attribution"].update(methods=["postpool", "postpool"]),
-            "attribution.methods: lists postpool more than once",
+            lambda d: d["protocols"]["closed_set"].update(methods=["postpool", "knn", "postpool"]),
+            "protocols.closed_set.methods: lists postpool more than once",
             id="dup-methods",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"].update(seeds=[0, 1, 0]),
+            "protocols.closed_set.seeds: lists 0 more than once",
+            id="dup-classifier-seeds",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"]["robustness"].update(perturbations=["jpeg", "jpeg"]),
+            "protocols.closed_set.robustness.perturbations: lists jpeg more than once",
+            id="dup-perturbations",
         ),
     ],
 )
@@ -943,7 +1064,7 @@ def test_good_names():
         pytest.param(
             lambda d: d["gans"]["fingerprinted"].update(dataset=["skimage", "sklearn"]),
             "gans.fingerprinted.dataset: 'sklearn' must be listed in autoencoders "
-            "(detect_fingerprints reads every GAN's samples with its dataset's decoder)",
+            "(its fingerprinted GANs train on data embedded by that dataset's autoencoder)",
             id="gan-dataset-not-in-autoencoders",
         ),
         pytest.param(
@@ -984,21 +1105,19 @@ def test_good_names():
         ),
         pytest.param(
             lambda d: d["protocols"]["cross_seed"]["test"].update(other=["real/sklearn"]),
-            "protocols.cross_seed.test: classes ['dcgan', 'other', 'real'] must be the train classes "
-            "['dcgan', 'real'] (or leave test empty to test on the train sources), plus optionally 'unknown' for "
-            "open-set sources absent from training",
+            "protocols.cross_seed.test: classes ['other'] are not train classes ['dcgan', 'fingerprinted', 'real']; "
+            "a test class must be a train class (or 'unknown' for open-set sources absent from training), or leave "
+            "test empty to test on the train sources",
             id="test-classes-not-train-classes",
         ),
         pytest.param(
-            lambda d: d["protocols"]["cross_seed"]["test"].pop("dcgan"),
-            "protocols.cross_seed.test: classes ['real'] must be the train classes "
-            "['dcgan', 'real'] (or leave test empty to test on the train sources), plus optionally 'unknown' for "
-            "open-set sources absent from training",
-            id="test-class-missing",
+            lambda d: d["protocols"]["closed_set"]["train"].update(unknown=["real/sklearn"]),
+            "protocols.closed_set.train: 'unknown' is reserved for open-set test sources; rename the class",
+            id="unknown-train-class",
         ),
         pytest.param(
-            lambda d: d["protocols"]["cross_seed"].update(train={"real": ["real/skimage"]}, test={}),
-            "protocols.cross_seed.train: needs at least two classes, got ['real']",
+            lambda d: d["protocols"]["closed_set"].update(train={"real": ["real/skimage"]}),
+            "protocols.closed_set.train: needs at least two classes, got ['real']",
             id="one-class",
         ),
         pytest.param(
@@ -1012,11 +1131,119 @@ def test_cross_references(mutate, expected):
     assert _error(mutate) == f"params.yaml: {expected}"
 
 
+ROBUSTNESS_BOTH = "give both 'perturbations' and 'methods', or neither"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            lambda d: d["protocols"]["cross_seed"].update(classifier="closed_sett"),
+            "protocols.cross_seed.classifier: unknown protocol 'closed_sett' (did you mean 'closed_set'?)",
+            id="classifier-unknown",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["cross_seed"].update(classifier="zzz"),
+            "protocols.cross_seed.classifier: unknown protocol 'zzz'",
+            id="classifier-unknown-no-close-match",
+        ),
+        pytest.param(
+            lambda d: d["protocols"].update(cross2=dict(d["protocols"]["cross_seed"], classifier="cross_seed")),
+            "protocols.cross2.classifier: 'cross_seed' evaluates another protocol's classifiers itself; name the "
+            "protocol that trains them ('closed_set')",
+            id="classifier-untrained",
+        ),
+        pytest.param(
+            lambda d: d["attribution"].update(protocols=["cross_seed"]),
+            "attribution.protocols: 'cross_seed' evaluates the classifiers of 'closed_set', which is not listed; "
+            "add it",
+            id="classifier-not-built",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["cross_seed"].update(
+                train={"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"]}
+            ),
+            "protocols.cross_seed.train: a protocol with 'classifier: closed_set' uses that protocol's train; "
+            "remove it here",
+            id="classifier-and-train",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["cross_seed"].update(methods=["postpool"]),
+            "protocols.cross_seed.methods: a protocol with 'classifier: closed_set' uses that protocol's methods; "
+            "remove it here",
+            id="classifier-and-methods",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["cross_seed"].update(seeds=[3]),
+            "protocols.cross_seed.seeds: a protocol with 'classifier: closed_set' uses that protocol's seeds; "
+            "remove it here",
+            id="classifier-and-seeds",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["cross_seed"].update(robustness={"perturbations": ["jpeg"], "methods": ["knn"]}),
+            "protocols.cross_seed.robustness: a protocol with 'classifier: closed_set' uses that protocol's "
+            "robustness; remove it here",
+            id="classifier-and-robustness",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["cross_seed"].update(test={}),
+            "protocols.cross_seed.test: a protocol with 'classifier' must list its own test sources",
+            id="classifier-without-test",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"]["robustness"].update(methods=["postpool", "visnet"]),
+            "protocols.closed_set.robustness.methods: 'visnet' is not one of the protocol's methods "
+            "['postpool', 'knn']",
+            id="robustness-method-not-trained",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"].update(
+                methods=["postpool", "visnet"], robustness={"perturbations": ["jpeg"], "methods": ["visnet"]}
+            ),
+            "protocols.closed_set.robustness.methods: 'visnet' cannot be immunized (its training starts over); "
+            "allowed: postpool, gandct, knn, prnu",
+            id="robustness-method-not-immunizable",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"]["robustness"].update(methods=[]),
+            f"protocols.closed_set.robustness: {ROBUSTNESS_BOTH}",
+            id="robustness-without-methods",
+        ),
+        pytest.param(
+            lambda d: d["protocols"]["closed_set"]["robustness"].update(perturbations=[]),
+            f"protocols.closed_set.robustness: {ROBUSTNESS_BOTH}",
+            id="robustness-without-perturbations",
+        ),
+        pytest.param(
+            lambda d: d["methods"].pop("knn"),
+            "methods.knn: missing section; the grid uses method 'knn', so its hyperparameters must be written in "
+            "params.yaml (dvc.yaml reads them); 'methods: {knn: {}}' takes the defaults",
+            id="protocol-method-without-section",
+        ),
+    ],
+)
+def test_protocol_keys(mutate, expected):
+    assert _error(mutate) == f"params.yaml: {expected}"
+
+
+def test_a_protocol_with_classifier_may_only_set_its_test_images():
+    p = _ok(lambda d: d["protocols"]["cross_seed"].update(images={"test": 5}))
+    assert plain(p.protocol_images("cross_seed")) == {"train": 12, "val": 2, "test": 5}
+    assert plain(p.protocol_images("closed_set")) == {"train": 12, "val": 2, "test": 8}
+
+
 def test_a_protocol_that_is_not_in_attribution_is_still_checked():
     def unused(d):
-        d["protocols"]["spare"] = {"train": {"a": ["real/skimage"], "b": ["gan/nope"]}}
+        d["protocols"]["spare"] = {"methods": ["postpool"], "train": {"a": ["real/skimage"], "b": ["gan/nope"]}}
 
     assert _error(unused).startswith("params.yaml: protocols.spare.train.b: source 'gan/nope' must be")
+
+    def no_methods(d):
+        d["protocols"]["spare"] = {"train": {"a": ["real/skimage"], "b": ["real/sklearn"]}}
+
+    assert _error(no_methods) == (
+        "params.yaml: protocols.spare.methods: list the attribution methods to train on this protocol (e.g. [postpool])"
+    )
 
 
 # == derived views: gan_list, gan_group, protocol_sources =============================================================
@@ -1081,6 +1308,11 @@ def test_gan_name_and_gan_group_of_the_defaults():
         "fingerprinted",
         "fingerprinted_stylegan2",
         "finetuned",
+        "finetuned_sngan",
+        "finetuned_mmdgan",
+        "other_dataset",
+        "other_dataset_sngan",
+        "other_dataset_mmdgan",
     ]
     with pytest.raises(KeyError):
         p.gan_group("skimage-dcgan-nonsat-clean-seed9")
@@ -1090,13 +1322,15 @@ def test_protocol_sources():
     p = parse_params(tiny_params())
     assert p.protocol_sources("closed_set", "train") == {
         "real": ["real/skimage"],
-        "seed0": ["gan/skimage-dcgan-nonsat-clean-seed0"],
-        "seed1": ["gan/skimage-dcgan-nonsat-clean-seed1"],
+        "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed0"],
+        "fingerprinted": ["gan/skimage-dcgan-nonsat-fingerprinted-seed0"],
     }
     assert p.protocol_sources("closed_set", "test") == p.protocol_sources("closed_set", "train")
-    assert p.protocol_sources("cross_seed", "train") == {
+    # a protocol with 'classifier: closed_set' trains nothing: its train classes are closed_set's
+    assert p.protocol_sources("cross_seed", "train") == p.protocol_sources("closed_set", "train")
+    assert p.protocol_sources("cross_seed", "test") == {
         "real": ["real/skimage"],
-        "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed0"],
+        "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"],
     }
 
 
@@ -1135,7 +1369,11 @@ def test_every_model_is_frozen():
             "fingerprints.fingerprinted",
             "fingerprints.fp-owner2",
             "protocols.closed_set",
+            "protocols.closed_set.images",
+            "protocols.closed_set.robustness",
             "protocols.cross_seed",
+            "protocols.cross_seed.images",
+            "protocols.cross_seed.robustness",
             "attribution",
             "archs",
             "archs.dcgan",
@@ -1194,15 +1432,21 @@ def test_lookup():
         "seed": [0, 1],
     }
     assert lookup(p, "gans.seeds.seed") == [0, 1]
-    assert lookup(p, "attribution") == {"protocols": ["closed_set", "cross_seed"], "methods": ["postpool", "knn"]}
-    assert lookup(p, "protocols.cross_seed") == {
-        "train": {"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed0"]},
-        "test": {"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"]},  # 'unknown' deleted
-        "description": "DNA-Det cross-seed: label = architecture; train on seeds 0-1, test on unseen seeds 2-3; "
-        "open set: GANs never trained on are 'unknown'",
+    assert lookup(p, "attribution") == {"protocols": ["closed_set", "cross_seed"]}
+    assert lookup(p, "protocols.cross_seed") == {  # every key, the ones the preset does not write at their defaults
+        "description": "the closed_set classifiers on a DCGAN of an unseen seed",
         "paper": "dnadet_cross_seed",
+        "methods": [],
+        "seeds": [0],
+        "images": {"train": 400, "val": 100, "test": 8},
+        "classifier": "closed_set",
+        "robustness": {"perturbations": [], "methods": []},
+        "train": {},
+        "test": {"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"]},  # 'unknown' deleted
     }
-    assert lookup(p, "protocols.closed_set.paper") == "yu2019_table2"
+    assert lookup(p, "protocols.closed_set.paper") == "yu2019_table1"
+    assert lookup(p, "protocols.closed_set.seeds") == [0, 1]
+    assert lookup(p, "protocols.closed_set.robustness.perturbations") == ["jpeg"]
     assert lookup(p, "archs.progan.z_dim") == 128  # every arch section stays (merged from defaults.yaml)
     assert lookup(p, "datasets.skimage.crop_scale") == [0.08, 0.5]
     assert lookup(p, "detect_fingerprints") == {"batch_size": 32, "target_fpr": 0.01}
@@ -1216,7 +1460,19 @@ def test_plain_is_the_whole_file_as_data():
     data = tiny_params()
     p = parse_params(data)
     assert p.as_plain == plain(p)
-    assert p.as_plain == data  # the tiny preset writes every key, so plain data round-trips the file
+    # the tiny preset writes every key but the protocols' defaults: closed_set's classifier, the keys a protocol with
+    # 'classifier' may not set
+    assert data["protocols"]["cross_seed"] == {
+        "description": "the closed_set classifiers on a DCGAN of an unseen seed",
+        "paper": "dnadet_cross_seed",
+        "classifier": "closed_set",
+        "images": {"test": 8},
+        "test": {"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"]},
+    }
+    assert "classifier" not in data["protocols"]["closed_set"]  # "" (trains its own)
+    data["protocols"]["closed_set"]["classifier"] = ""
+    data["protocols"]["cross_seed"] = lookup(p, "protocols.cross_seed")
+    assert p.as_plain == data  # otherwise plain data round-trips the file
     json.dumps(p.as_plain)
     archs = ["dcgan", "progan", "sngan", "mimicry", "mmdgan", "stylegan2"]
     assert plain(p.archs) == {a: lookup(p, f"archs.{a}") for a in archs}
@@ -1233,10 +1489,14 @@ def test_tracked_values():
         '"compile": false, "data_seed": null, "divergence_limit": 1000000.0, "grid_images": 16, "log_every": 1, '
         '"sample_every": 500, "steps": 3}}'
     )
-    out = tracked_values(p, ["build_split", "protocols.{protocol}"], protocol="closed_set")
+    out = tracked_values(p, ["protocols.{protocol}", "protocols.{train_protocol}"], protocol="cross_seed",
+                         train_protocol="closed_set")  # fmt: skip
     assert json.loads(out) == {
-        "build_split": {"train_per_class": 12, "val_per_class": 2, "test_per_class": 8},
+        "protocols.cross_seed": lookup(p, "protocols.cross_seed"),
         "protocols.closed_set": lookup(p, "protocols.closed_set"),
+    }
+    assert json.loads(tracked_values(p, ["protocols.{protocol}.images"], protocol="closed_set")) == {
+        "protocols.closed_set.images": {"train": 12, "val": 2, "test": 8}
     }
     assert tracked_values(p, ["make_tables.decimals"]) == '{"make_tables.decimals": 2}'
     with pytest.raises(KeyError):
@@ -1359,11 +1619,19 @@ def test_render_merge_rules(preset_root):
         "    crop_scale: [0.1, 0.2]  # lists replace\n"
         "gans:\n"
         "  finetuned: null           # its variant ft-sklearn fine-tunes on the deleted dataset\n"
+        "  finetuned_sngan: null\n"
+        "  finetuned_mmdgan: null\n"
+        "  other_dataset: null       # trained on the deleted dataset\n"
+        "  other_dataset_sngan: null\n"
+        "  other_dataset_mmdgan: null\n"
+        "protocols:\n"
+        "  cross_finetune: null      # their test sources are gone\n"
+        "  cross_dataset: null\n"
         "archs:\n"
         "  dcgan:\n"
         "    z_dim: 16               # mappings merge key by key\n"
         "attribution:\n"
-        "  protocols: [cross_seed]\n"
+        "  protocols: [arch_closed, cross_seed]\n"
         "nothing_here: null          # deleting a key the defaults do not have is a no-op\n",
         encoding="utf-8",
     )
@@ -1375,9 +1643,10 @@ def test_render_merge_rules(preset_root):
         source="embedded", path="skimage", resolution=32, num_images=2000, crop_scale=[0.1, 0.2], seed=0
     )
     assert p.archs.dcgan == DCGANHps(z_dim=16, width=32, lr_g=0.0002, lr_d=0.0002, beta1=0.5, beta2=0.999)
-    assert p.attribution.protocols == ["cross_seed"]  # the list is replaced, not extended
-    assert list(p.protocols) == ["closed_set", "cross_seed"]  # untouched mappings stay
-    assert list(p.gans) == DEFAULT_GROUPS[:-1]  # the deleted group is gone, the others stay
+    assert p.attribution.protocols == ["arch_closed", "cross_seed"]  # the list is replaced, not extended
+    # untouched mappings stay, deleted ones are gone
+    assert list(p.protocols) == ["closed_set", "fine_grained", "arch_closed", "cross_seed", "cross_loss"]
+    assert list(p.gans) == DEFAULT_GROUPS[:8]
     assert p.train_gan.steps == 300
     assert "z_dim: 16               # mappings merge key by key\n" in text  # the overlay's comment is kept
     assert "# width rule nf(s)" in text  # the defaults' comments are kept
@@ -1412,9 +1681,10 @@ def test_render_of_a_preset_with_a_dangling_reference_names_the_preset_file(pres
     (preset_root / "workflow/presets/half.yaml").write_text("gans:\n  seeds:\n    seed: [0, 1]\n", encoding="utf-8")
     with pytest.raises(ConfigError) as e:
         presets.render("half", preset_root)
-    assert str(e.value).startswith(
-        f"{preset_root / 'workflow/presets'}/half.yaml over defaults.yaml: protocols.cross_seed.test.dcgan: "
-        "source 'gan/skimage-dcgan-nonsat-clean-seed2' must be 'real/<dataset>'"
+    assert str(e.value) == (
+        f"{preset_root / 'workflow/presets'}/half.yaml over defaults.yaml: protocols.fine_grained.train.seed2: "
+        "source 'gan/skimage-dcgan-nonsat-clean-seed2' must be 'real/<dataset>' (datasets: skimage, sklearn) or "
+        f"'gan/<gan>' (did you mean 'skimage-dcgan-nonsat-clean-seed1'?) {GAN_HINT}"
     )
 
 

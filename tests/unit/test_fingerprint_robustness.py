@@ -324,6 +324,7 @@ def test_stage_runs_for_fingerprinted_gans_only_also_in_a_mixed_group():
     ]
     data = tiny_params()
     data["gans"]["fingerprinted"].update(variant=["clean", "fingerprinted"], seed=[7, 8])
+    data["protocols"]["closed_set"]["train"]["fingerprinted"] = ["gan/skimage-dcgan-nonsat-fingerprinted-seed8"]
     params = parse_params(data)
     st = STAGES["fingerprint_robustness"]
     jobs = expand(st, params)

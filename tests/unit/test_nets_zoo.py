@@ -410,11 +410,17 @@ def test_stylegan2_eval_is_deterministic_and_batch_independent():
     with torch.no_grad():
         batch = g(z)
         again = g(z)
+    assert torch.equal(batch, again)
+    # batch independence in float64: in float32 the CPU conv/matmul kernels round differently per batch size
+    # (up to ~1.4e-5 on outputs ~0.6 through 10 layers), an artefact of the kernels, not of the generator (no
+    # batch statistic, and eval uses each layer's fixed noise map)
+    g, z = g.double(), z.double()
+    with torch.no_grad():
+        batch = g(z)
         singles = torch.cat([g(z[i : i + 1]) for i in range(4)])
         reordered = g(z.flip(0)).flip(0)
-    assert torch.equal(batch, again)
-    torch.testing.assert_close(singles, batch, rtol=0, atol=1e-5)
-    torch.testing.assert_close(reordered, batch, rtol=0, atol=1e-5)
+    torch.testing.assert_close(singles, batch, rtol=0, atol=1e-12)
+    torch.testing.assert_close(reordered, batch, rtol=0, atol=1e-12)
     assert int(g.calls) == 0  # eval forwards draw no noise
 
 

@@ -294,18 +294,20 @@ def test_registering_an_arch_makes_the_config_accept_it():
 
 def test_registering_a_method_makes_the_config_accept_it():
     d = tiny_params()
-    d["attribution"]["methods"] = ["postpool", "toymethod"]
+    d["protocols"]["closed_set"]["methods"] = ["postpool", "toymethod"]
+    d["protocols"]["closed_set"]["robustness"]["methods"] = ["postpool"]
     d["methods"]["toymethod"] = {"temperature": 0.5}
     with pytest.raises(config.ConfigError) as e:
         config.parse_params(d)
     assert str(e.value) == (
-        "params.yaml: attribution.methods[1]: 'toymethod' is not allowed; allowed values: "
+        "params.yaml: protocols.closed_set.methods[1]: 'toymethod' is not allowed; allowed values: "
         "postpool, gandct, knn, prnu, visnet, classmodel, dnadet"
     )
     with pytest.MonkeyPatch.context() as mp:
         cfg = fresh_config(mp, methods={"toymethod": TOY_METHOD})
         p = cfg.parse_params(d)
-        assert p.attribution.methods == ["postpool", "toymethod"]
+        assert p.protocols["closed_set"].methods == ["postpool", "toymethod"]
+        assert p.protocol_methods("cross_seed") == ["postpool", "toymethod"]
         assert p.method_hparams("toymethod") == ToyMethodHps(temperature=0.5)
         del d["methods"]["toymethod"]
         with pytest.raises(cfg.ConfigError) as e:

@@ -30,6 +30,8 @@ from ganprint.stages import (
     all_targets,
     dvc_command,
     expand,
+    job_inputs,
+    protocol_jobs,
     render_dvc,
     snakemake_shell,
     tracked_params,
@@ -50,9 +52,15 @@ GANS = [  # params.yaml's groups in order: seeds, progan, sngan, mmdgan, mimicry
     "skimage-dcgan-nonsat-fingerprinted-seed0",  # 11
     "skimage-dcgan-nonsat-fp-owner2-seed0",  # 12
     "skimage-stylegan2-nonsat-fingerprinted-seed0",  # 13
-    "skimage-dcgan-nonsat-ft-sklearn-seed0",  # 14: fine-tuned, not trained
+    "skimage-dcgan-nonsat-ft-sklearn-seed0",  # 14-16: fine-tuned, not trained
+    "skimage-sngan-hinge-ft-sklearn-seed0",
+    "skimage-mmdgan-mmd-ft-sklearn-seed0",
+    "sklearn-dcgan-nonsat-clean-seed0",  # 17-19: the other dataset (DNA-Det cross-dataset)
+    "sklearn-sngan-hinge-clean-seed0",
+    "sklearn-mmdgan-mmd-clean-seed0",
 ]
 FINGERPRINTED = GANS[11:14]
+FINETUNED = GANS[14:17]
 METHODS = ["postpool", "gandct", "knn", "prnu", "visnet", "classmodel", "dnadet"]
 GROUPS = [
     "seeds",
@@ -64,23 +72,42 @@ GROUPS = [
     "fingerprinted",
     "fingerprinted_stylegan2",
     "finetuned",
+    "finetuned_sngan",
+    "finetuned_mmdgan",
+    "other_dataset",
+    "other_dataset_sngan",
+    "other_dataset_mmdgan",
 ]
+FINETUNED_GROUPS = ["finetuned", "finetuned_sngan", "finetuned_mmdgan"]
+TRAINED_GROUPS = [g for g in GROUPS if g not in FINETUNED_GROUPS]
+# the demo protocols: (methods, seeds) of those that train; the cross-* ones evaluate arch_closed's classifiers
+TRAINED = {
+    "closed_set": (["knn", "prnu", "postpool", "visnet"], [0, 1, 2]),
+    "fine_grained": (["knn", "prnu", "postpool"], [0, 1, 2]),
+    "arch_closed": (["prnu", "postpool", "gandct", "classmodel", "dnadet"], [0]),
+}
+CROSS = ["cross_seed", "cross_loss", "cross_finetune", "cross_dataset"]
+PERTURBATIONS = ["noise", "blur", "jpeg", "crop", "relight"]
 JOBS = {
     "prepare_dataset": 2,
     "train_fingerprint_autoencoder": 1,
     "embed_fingerprints": 2,  # skimage × the fingerprints fingerprinted and fp-owner2
-    "train_gan": 14,  # every GAN but the fine-tuned one
-    "finetune_gan": 1,  # skimage-dcgan-nonsat-ft-sklearn-seed0
-    "generate_images": 15,
+    "train_gan": 17,  # every GAN but the fine-tuned ones
+    "finetune_gan": 3,  # skimage DCGAN, SNGAN, MMDGAN fine-tuned on sklearn
+    "generate_images": 20,
     "fid_stats": 2,
-    "evaluate_gan": 15,
+    "evaluate_gan": 20,
     "detect_fingerprints": 1,  # once per autoencoders dataset, over its real images and all of its GANs
     "fingerprint_robustness": 3,  # the GANs trained on fingerprinted data: dcgan × 2 owners, stylegan2
-    "build_split": 2,
-    "train_classifier": 14,  # 2 protocols × 7 methods
-    "evaluate_attribution": 14,
-    "interpret_attribution": 14,
+    "build_split": 7,  # one per protocol
+    "train_classifier": 26,  # closed_set 4 methods × 3 seeds + fine_grained 3 × 3 + arch_closed 5 × 1
+    "immunize_classifier": 5,  # closed_set: postpool × first seed × 5 perturbations
+    "evaluate_attribution": 46,  # the 26 classifiers on their own protocol + 4 cross-* × arch_closed's 5
+    "evaluate_robustness": 5,
+    "interpret_attribution": 12,  # per trained protocol × method, first seed: 4 + 3 + 5
     "make_tables": 1,
+    "make_figures": 1,
+    "make_report": 1,
 }
 PARAMS_KEYS = {
     "prepare_dataset": ["prepare_dataset", "datasets.{dataset}"],
@@ -105,7 +132,8 @@ PARAMS_KEYS = {
         "archs.{arch}",
         "losses.{loss}",
     ],
-    "build_split": ["build_split", "protocols.{protocol}"],
+    # its own section, and that of the protocol whose classifiers it evaluates (their train/val images)
+    "build_split": ["protocols.{protocol}", "protocols.{train_protocol}"],
     "train_classifier": [
         "train_classifier",
         "methods.{method}",
@@ -113,12 +141,33 @@ PARAMS_KEYS = {
         "evaluate_attribution.open_set_tpr",
         "evaluate_attribution.open_set_score",
     ],
+    "immunize_classifier": ["immunize_classifier", "methods.{method}", "loader"],
     "evaluate_attribution": ["evaluate_attribution", "loader"],
+    "evaluate_robustness": ["evaluate_robustness", "loader"],
     "interpret_attribution": ["interpret_attribution", "loader"],
     "make_tables": ["make_tables", "datasets", "gans", "autoencoders", "fingerprints", "protocols", "attribution"],
+    "make_figures": ["attribution", "protocols", "gans"],
+    "make_report": ["attribution", "protocols", "gans", "datasets", "autoencoders", "fingerprints"],
 }
 GAN_WILDCARDS = ["dataset", "arch", "loss", "variant", "seed"]
-PROTOCOLS = ("closed_set", "cross_seed")
+PROTOCOLS = ["closed_set", "fine_grained", "arch_closed", *CROSS]
+
+
+def _classifiers() -> list[dict]:
+    return [{"protocol": pr, "method": m, "seed": s} for pr, (ms, seeds) in TRAINED.items() for m in ms for s in seeds]
+
+
+def _evaluations() -> list[dict]:
+    ms, seeds = TRAINED["arch_closed"]
+    return _classifiers() + [{"protocol": pr, "method": m, "seed": s} for pr in CROSS for m in ms for s in seeds]
+
+
+def _interpretations() -> list[dict]:
+    return [{"protocol": pr, "method": m, "seed": seeds[0]} for pr, (ms, seeds) in TRAINED.items() for m in ms]
+
+
+def _robustness() -> list[dict]:
+    return [{"protocol": "closed_set", "method": "postpool", "seed": 0, "perturbation": k} for k in PERTURBATIONS]
 
 
 def _defaults():
@@ -163,7 +212,9 @@ def test_stage_order_and_cli_names():
         "fingerprint_robustness",
         "build_split",
         "train_classifier",
+        "immunize_classifier",
         "evaluate_attribution",
+        "evaluate_robustness",
         "interpret_attribution",
         "make_tables",
         "make_figures",
@@ -185,14 +236,23 @@ def test_wildcards_and_job_ids():
         "detect_fingerprints": ["dataset"],
         "fingerprint_robustness": GAN_WILDCARDS,
         "build_split": ["protocol"],
-        "train_classifier": ["protocol", "method"],
-        "evaluate_attribution": ["protocol", "method"],
-        "interpret_attribution": ["protocol", "method"],
+        "train_classifier": ["protocol", "method", "seed"],
+        "immunize_classifier": ["protocol", "method", "seed", "perturbation"],
+        "evaluate_attribution": ["protocol", "method", "seed"],
+        "evaluate_robustness": ["protocol", "method", "seed", "perturbation"],
+        "interpret_attribution": ["protocol", "method", "seed"],
         "make_tables": [],
+        "make_figures": [],
+        "make_report": [],
     }
     assert STAGES["train_gan"].job == "{dataset}-{arch}-{loss}-{variant}-seed{seed}"
     assert STAGES["train_gan"].log == "results/logs/train_gan/{dataset}-{arch}-{loss}-{variant}-seed{seed}.log"
-    assert STAGES["train_classifier"].benchmark == "results/benchmarks/train_classifier/{protocol}-{method}.tsv"
+    assert (
+        STAGES["train_classifier"].benchmark == "results/benchmarks/train_classifier/{protocol}-{method}-seed{seed}.tsv"
+    )
+    assert STAGES["evaluate_robustness"].log == (
+        "results/logs/evaluate_robustness/{protocol}-{method}-seed{seed}-{perturbation}.log"
+    )
     assert STAGES["make_tables"].log == "results/logs/make_tables/all.log"
 
 
@@ -219,7 +279,13 @@ def test_gan_stages_depend_on_their_arch_module_only():
         assert "src/ganprint/nets/mimicry.py" not in STAGES[name].job_modules(w)
 
 
-ATTRIBUTION_STAGES = ("train_classifier", "evaluate_attribution", "interpret_attribution")
+ATTRIBUTION_STAGES = (
+    "train_classifier",
+    "immunize_classifier",
+    "evaluate_attribution",
+    "evaluate_robustness",
+    "interpret_attribution",
+)
 
 
 @pytest.mark.parametrize("name", ATTRIBUTION_STAGES)
@@ -231,10 +297,13 @@ def test_attribution_jobs_depend_on_their_method_modules_only(name):
     for method in registry.METHODS:
         job = STAGES[name].job_modules({"protocol": "p", "method": method})
         assert job == [m for f in files for m in (registry.method_modules(method) if f == METHOD_MODULES else [f])]
-        assert [m for m in job if m not in shared] == list(registry.method_modules(method)), method
+        own = [m for m in registry.method_modules(method) if m not in shared]  # dnadet's perturb.py may be shared
+        assert [m for m in job if m not in shared] == own, method
     job = STAGES[name].job_modules({"protocol": "p", "method": "gandct"})
     assert "src/ganprint/nets/gandct.py" in job and "src/ganprint/nets/postpool.py" not in job
-    assert "src/ganprint/perturb.py" not in job
+    # the robustness stages perturb every method's images; the others only dnadet's (its patch augmentation)
+    robust = name in ("immunize_classifier", "evaluate_robustness")
+    assert ("src/ganprint/perturb.py" in job) == robust
     assert "src/ganprint/perturb.py" in STAGES[name].job_modules({"protocol": "p", "method": "dnadet"})
 
 
@@ -256,23 +325,67 @@ def test_jobs_exactly():
         {"dataset": "skimage", "variant": "fp-owner2"},
     ]
     assert jobs["generate_images"] == jobs["evaluate_gan"] == sel
-    assert jobs["train_gan"] == sel[:14]
-    assert jobs["finetune_gan"] == [sel[14]]
+    assert jobs["train_gan"] == sel[:14] + sel[17:]
+    assert jobs["finetune_gan"] == sel[14:17]
     assert sel[14] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "ft-sklearn", "seed": 0}
+    assert sel[17] == {"dataset": "sklearn", "arch": "dcgan", "loss": "nonsat", "variant": "clean", "seed": 0}
     assert jobs["fingerprint_robustness"] == [p.gan_list[g].selectors() for g in FINGERPRINTED]
     assert jobs["fid_stats"] == [{"dataset": "skimage"}, {"dataset": "sklearn"}]
     assert jobs["detect_fingerprints"] == [{"dataset": "skimage"}]
     assert sel[11] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fingerprinted", "seed": 0}
     assert sel[12] == {"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "fp-owner2", "seed": 0}
     assert sel[13] == sel[11] | {"arch": "stylegan2"}
-    assert jobs["build_split"] == [{"protocol": "closed_set"}, {"protocol": "cross_seed"}]
-    assert (
-        jobs["train_classifier"]
-        == jobs["evaluate_attribution"]
-        == jobs["interpret_attribution"]
-        == [{"protocol": pr, "method": m} for pr in ("closed_set", "cross_seed") for m in METHODS]
-    )
-    assert jobs["make_tables"] == [{}]
+    assert jobs["build_split"] == [{"protocol": pr} for pr in PROTOCOLS]
+    assert jobs["train_classifier"] == _classifiers()
+    assert jobs["evaluate_attribution"] == _evaluations()
+    assert jobs["interpret_attribution"] == _interpretations()
+    assert jobs["immunize_classifier"] == jobs["evaluate_robustness"] == _robustness()
+    assert jobs["make_tables"] == jobs["make_figures"] == jobs["make_report"] == [{}]
+
+
+def test_protocol_jobs_of_the_demo_protocols():
+    p = _defaults()
+    per_protocol = {
+        grid: {pr: len([j for j in protocol_jobs(grid, p) if j["protocol"] == pr]) for pr in PROTOCOLS}
+        for grid in ("protocols", "classifiers", "evaluations", "robustness", "interpretations")
+    }
+    assert per_protocol == {
+        "protocols": dict.fromkeys(PROTOCOLS, 1),
+        # closed_set: 4 methods × 3 seeds; fine_grained: 3 × 3; arch_closed: 5 × 1; the cross-* train nothing
+        "classifiers": {"closed_set": 12, "fine_grained": 9, "arch_closed": 5} | dict.fromkeys(CROSS, 0),
+        # each cross-* protocol evaluates arch_closed's 5 methods × 1 seed
+        "evaluations": {"closed_set": 12, "fine_grained": 9, "arch_closed": 5} | dict.fromkeys(CROSS, 5),
+        # postpool × the first seed × 5 perturbations
+        "robustness": {"closed_set": 5, "fine_grained": 0, "arch_closed": 0} | dict.fromkeys(CROSS, 0),
+        "interpretations": {"closed_set": 4, "fine_grained": 3, "arch_closed": 5} | dict.fromkeys(CROSS, 0),
+    }
+    # a cross-* evaluation reads the arch_closed classifier of the same method and seed
+    assert job_inputs(STAGES["evaluate_attribution"], p, {"protocol": "cross_loss", "method": "gandct", "seed": 0}) == {
+        "split": "results/splits/cross_loss.csv",
+        "model": "results/models/classifier/arch_closed/gandct/seed0/model.pt",
+    }
+    assert job_inputs(STAGES["evaluate_robustness"], p, _robustness()[2]) == {
+        "split": "results/splits/closed_set.csv",
+        "model": "results/models/classifier/closed_set/postpool/seed0/model.pt",
+        "immunized": "results/models/immunized/closed_set/postpool/seed0/jpeg/model.pt",
+    }
+
+
+def test_protocol_jobs_follow_a_protocols_seeds_and_robustness():
+    data = _default_data()
+    data["protocols"]["arch_closed"]["seeds"] = [4, 2]
+    data["protocols"]["closed_set"]["robustness"] = {"perturbations": ["jpeg"], "methods": ["postpool", "knn"]}
+    p = parse_params(data)
+    # the cross-* protocols follow arch_closed's seeds, in its order
+    assert [j for j in protocol_jobs("evaluations", p) if j["protocol"] == "cross_seed"] == [
+        {"protocol": "cross_seed", "method": m, "seed": s} for m in TRAINED["arch_closed"][0] for s in (4, 2)
+    ]
+    assert [j for j in protocol_jobs("interpretations", p) if j["protocol"] == "arch_closed"] == [
+        {"protocol": "arch_closed", "method": m, "seed": 4} for m in TRAINED["arch_closed"][0]
+    ]
+    assert protocol_jobs("robustness", p) == [
+        {"protocol": "closed_set", "method": m, "seed": 0, "perturbation": "jpeg"} for m in ("postpool", "knn")
+    ]
 
 
 def test_all_targets_are_every_output_of_every_job():
@@ -299,24 +412,41 @@ def test_all_targets_are_every_output_of_every_job():
         "results/metrics/gan/skimage-dcgan-nonsat-fingerprinted-seed0.json",
         "results/splits/closed_set.csv",
         "results/metrics/build_split/cross_seed.json",
-        "results/models/classifier/cross_seed/postpool/model.pt",
-        "results/predictions/closed_set/postpool.csv",
-        "results/metrics/evaluate_attribution/cross_seed/postpool.json",
-        "results/figures/attribution/closed_set/postpool/cam.png",
-        "results/figures/attribution/cross_seed/postpool/tsne.png",
-        "results/figures/attribution/cross_seed/postpool/fingerprints.png",
-        "results/figures/attribution/closed_set/postpool/interpret.json",
+        "results/models/classifier/closed_set/postpool/seed2/model.pt",
+        "results/models/classifier/arch_closed/dnadet/seed0/model.pt",
+        "results/metrics/train_classifier/fine_grained/knn/seed1.json",
+        "results/predictions/closed_set/postpool/seed1.csv",
+        "results/predictions/cross_seed/postpool/seed0.csv",
+        "results/metrics/evaluate_attribution/cross_seed/postpool/seed0.json",
+        "results/metrics/evaluate_attribution/cross_dataset/classmodel/seed0.json",
+        "results/models/immunized/closed_set/postpool/seed0/jpeg/model.pt",
+        "results/metrics/immunize_classifier/closed_set/postpool/seed0/relight.json",
+        "results/metrics/evaluate_robustness/closed_set/postpool/seed0/noise.json",
+        "results/robustness/closed_set/postpool/seed0/crop.csv",
+        "results/figures/attribution/closed_set/postpool/seed0/cam.png",
+        "results/figures/attribution/arch_closed/gandct/seed0/tsne.png",
+        "results/figures/attribution/fine_grained/prnu/seed0/fingerprints.png",
+        "results/figures/attribution/closed_set/visnet/seed0/interpret.json",
         "results/models/gan/skimage/dcgan/nonsat/ft-sklearn/seed0/G.pt",
+        "results/models/gan/sklearn/mmdgan/mmd/clean/seed0/G.pt",
         "results/samples/skimage/stylegan2/nonsat/fingerprinted/seed0/images.lmdb",
         "results/metrics/gan/skimage-mmdgan-cramer-clean-seed0.json",
-        "results/models/classifier/closed_set/dnadet/model.pt",
-        "results/metrics/evaluate_attribution/cross_seed/knn.json",
         "results/tables/gans.csv",
         "results/tables/gans.md",
         *paths.TABLE_FILES,
+        *(f"results/figures/paper/{k}" for k in ("confusion", "robustness", "training", "gans", "sources")),
+        "results/index.html",
     ):
         assert t in targets, t
-    assert "data/fingerprinted/sklearn/images.lmdb" not in targets  # sklearn has no autoencoder
+    for t in (
+        "data/fingerprinted/sklearn/images.lmdb",  # sklearn has no autoencoder
+        "results/models/classifier/cross_seed/postpool/seed0/model.pt",  # cross_seed uses arch_closed's
+        "results/models/classifier/arch_closed/postpool/seed1/model.pt",  # arch_closed has seed 0 only
+        "results/models/immunized/closed_set/postpool/seed1/jpeg/model.pt",  # robustness: the first seed only
+        "results/figures/attribution/closed_set/postpool/seed1/cam.png",  # interpretations: the first seed only
+        "results/models/immunized/closed_set/knn/seed0/jpeg/model.pt",  # robustness: postpool only
+    ):
+        assert t not in targets, t
 
 
 def test_every_input_is_an_earlier_stages_output():
@@ -324,7 +454,7 @@ def test_every_input_is_an_earlier_stages_output():
     made: set[str] = set()
     for name, st in STAGES.items():
         for w in expand(st, p):
-            needed = [i.format(**w) for i in st.inputs.values()]
+            needed = list(job_inputs(st, p, w).values())
             if st.dynamic_inputs:
                 needed += st.dynamic_inputs(p, w)
             # the FID of evaluate_gan (the GAN zoo) when that stage is declared
@@ -335,10 +465,14 @@ def test_every_input_is_an_earlier_stages_output():
 
 def test_dynamic_inputs():
     p = _defaults()
-    assert STAGES["build_split"].dynamic_inputs(p, {"protocol": "cross_seed"}) == [  # train + test, incl. unknown
+    # arch_closed's train sources (its classifiers' train/val images) + its own test sources, incl. unknown
+    assert STAGES["build_split"].dynamic_inputs(p, {"protocol": "cross_seed"}) == [
         "data/clean/skimage/manifest.csv",
         *[f"results/samples/skimage/dcgan/nonsat/clean/seed{s}/manifest.csv" for s in range(4)],
-        "results/samples/skimage/mimicry/ssgan/clean/seed0/manifest.csv",
+        "results/samples/skimage/mimicry/infomax/clean/seed0/manifest.csv",
+        "results/samples/skimage/mmdgan/mmd/clean/seed0/manifest.csv",
+        "results/samples/skimage/progan/wgangp/clean/seed0/manifest.csv",
+        "results/samples/skimage/sngan/hinge/clean/seed0/manifest.csv",
         "results/samples/skimage/stylegan2/nonsat/clean/seed0/manifest.csv",
     ]
     assert STAGES["build_split"].dynamic_inputs(p, {"protocol": "closed_set"}) == [
@@ -355,14 +489,17 @@ def test_dynamic_inputs():
         "results/metrics/embed_fingerprints/fp-owner2/skimage.json",
         "results/metrics/detect_fingerprints/skimage.json",
         *[f"results/metrics/gan/{g}.json" for g in GANS],  # the GAN-zoo table: FID/KID of every GAN
-        *[f"results/metrics/evaluate_attribution/{pr}/{m}.json" for pr in PROTOCOLS for m in METHODS],
+        *[paths.METRICS_ATTRIBUTION.format(**w) for w in _evaluations()],
+        *[paths.METRICS_ROBUSTNESS_ATTR.format(**w) for w in _robustness()],
     ]
+    assert len(tables) == 4 + 20 + 46 + 5
     assert STAGES["detect_fingerprints"].dynamic_inputs(p, {"dataset": "skimage"}) == [
         "data/fingerprinted/skimage/embedded_fingerprints.txt",
         "data/fp-owner2/skimage/embedded_fingerprints.txt",
         *[
             f
             for g in GANS
+            if g.startswith("skimage-")  # its own dataset's GANs, not sklearn's
             for f in (
                 paths.SAMPLES_IMAGES.format(**p.gan_list[g].selectors()),
                 paths.GAN_MODEL.format(**p.gan_list[g].selectors()),
@@ -376,17 +513,25 @@ def test_tracked_params_per_job():
     w = p.gan_list[GANS[0]].selectors()
     assert tracked_params(STAGES["train_gan"], p, w) == tracked_values(p, ["train_gan", "archs.dcgan", "losses.nonsat"])
     assert json.loads(
-        tracked_params(STAGES["train_classifier"], p, {"protocol": "cross_seed", "method": "postpool"})
+        tracked_params(STAGES["train_classifier"], p, {"protocol": "closed_set", "method": "postpool", "seed": 1})
     ) == {
-        "train_classifier": {"epochs": 3, "batch_size": 16, "seed": 0},
+        "train_classifier": {"epochs": 3, "batch_size": 16},  # the seed is the job's wildcard
         "methods.postpool": lookup(p, "methods.postpool"),
         "loader": {"workers": 0, "memory_budget_mb": 512},
         "evaluate_attribution.open_set_tpr": 0.95,  # the checkpoint stores the threshold calibrated on val
         "evaluate_attribution.open_set_score": "msp",
     }
     assert json.loads(tracked_params(STAGES["build_split"], p, {"protocol": "cross_seed"})) == {
-        "build_split": {"train_per_class": 400, "val_per_class": 100, "test_per_class": 200},
         "protocols.cross_seed": lookup(p, "protocols.cross_seed"),
+        "protocols.arch_closed": lookup(p, "protocols.arch_closed"),  # the train/val images of its classifiers
+    }
+    assert json.loads(tracked_params(STAGES["build_split"], p, {"protocol": "closed_set"})) == {
+        "protocols.closed_set": lookup(p, "protocols.closed_set"),
+    }
+    assert json.loads(tracked_params(STAGES["immunize_classifier"], p, _robustness()[0])) == {
+        "immunize_classifier": {"epochs": 1, "batch_size": 16, "p": 0.5, "seed": 0},
+        "methods.postpool": lookup(p, "methods.postpool"),
+        "loader": {"workers": 0, "memory_budget_mb": 512},
     }
     assert tracked_params(STAGES["make_tables"], p, {}) == tracked_values(p, PARAMS_KEYS["make_tables"])
     w = p.gan_list["skimage-progan-wgangp-clean-seed0"].selectors()
@@ -412,7 +557,7 @@ def _snakemake_job_command(st, w: dict) -> str:
     return snakemake_shell(st).format(
         params=ns(file="params.yaml"),
         wildcards=ns(**w),
-        input=ns(**{k: v.format(**w) for k, v in st.inputs.items()}),
+        input=ns(**{k: v.format(**w) for k, v in job_inputs(st, _defaults(), w).items()}),
         output=ns(**{k: v.format(**w) for k, v in st.outputs.items()}),
         log=st.log.format(**w),
     )
@@ -427,17 +572,29 @@ def test_snakemake_and_dvc_run_the_same_command(name):
     assert cmd.startswith(f"ganprint {st.cli} --params params.yaml ")
     assert "{params_file}" not in shell and "{" not in cmd.replace("${item.", "")
     for w in expand(st, p):
-        assert _snakemake_job_command(st, w) == _item(cmd, w)
+        # the protocol whose classifiers a job reads (train_protocol) is derived from params
+        sel = w | ({"train_protocol": p.train_protocol(w["protocol"])} if "protocol" in w else {})
+        assert _snakemake_job_command(st, w) == _item(cmd, sel)
 
 
 def test_the_command_of_one_job_exactly():
     st = STAGES["train_classifier"]
-    w = {"protocol": "closed_set", "method": "postpool"}
+    w = {"protocol": "closed_set", "method": "postpool", "seed": 2}
     assert _item(dvc_command(st), w) == (
-        "ganprint train-classifier --params params.yaml --protocol closed_set --method postpool "
-        "--split results/splits/closed_set.csv --out results/models/classifier/closed_set/postpool "
-        "--metrics results/metrics/train_classifier/closed_set/postpool.json "
-        "--log results/logs/train_classifier/closed_set-postpool.log"
+        "ganprint train-classifier --params params.yaml --protocol closed_set --method postpool --seed 2 "
+        "--split results/splits/closed_set.csv --out results/models/classifier/closed_set/postpool/seed2 "
+        "--metrics results/metrics/train_classifier/closed_set/postpool/seed2.json "
+        "--log results/logs/train_classifier/closed_set-postpool-seed2.log"
+    )
+    w = {"protocol": "closed_set", "method": "postpool", "seed": 0, "perturbation": "jpeg"}
+    assert _item(dvc_command(STAGES["evaluate_robustness"]), w) == (
+        "ganprint evaluate-robustness --params params.yaml --protocol closed_set --method postpool --seed 0 "
+        "--perturbation jpeg --split results/splits/closed_set.csv "
+        "--model results/models/classifier/closed_set/postpool/seed0/model.pt "
+        "--immunized results/models/immunized/closed_set/postpool/seed0/jpeg/model.pt "
+        "--curve results/robustness/closed_set/postpool/seed0/jpeg.csv "
+        "--metrics results/metrics/evaluate_robustness/closed_set/postpool/seed0/jpeg.json "
+        "--log results/logs/evaluate_robustness/closed_set-postpool-seed0-jpeg.log"
     )
     assert snakemake_shell(STAGES["build_split"]) == (
         "ganprint build-split --params {params.file} --protocol {wildcards.protocol} --out {output.split} "
@@ -470,28 +627,34 @@ def test_render_dvc_check_cli(monkeypatch, tmp_path, capsys):
 
 def test_dvc_stage_definitions_and_matrices():
     dvc = _dvc()
-    trained = GROUPS[:-1]  # the finetuned group is made by finetune_gan
+    trained = TRAINED_GROUPS  # the finetuned groups are made by finetune_gan
+    own = [f"{pr}.{m}" for pr, (ms, _) in TRAINED.items() for m in ms]  # one definition per protocol × method
+    cross = [f"{pr}.{m}" for pr in CROSS for m in TRAINED["arch_closed"][0]]
     assert list(dvc) == [
         "prepare_dataset",
         "train_fingerprint_autoencoder",
         "embed_fingerprints",
         *(f"train_gan.{g}" for g in trained),
-        "finetune_gan.finetuned",
+        *(f"finetune_gan.{g}" for g in FINETUNED_GROUPS),
         *(f"generate_images.{g}" for g in GROUPS),
         "fid_stats",
         *(f"evaluate_gan.{g}" for g in GROUPS),
         "detect_fingerprints",
         "fingerprint_robustness.fingerprinted",  # only the GANs trained on fingerprinted data
         "fingerprint_robustness.fingerprinted_stylegan2",
-        "build_split",
-        *(f"train_classifier.{m}" for m in METHODS),
-        *(f"evaluate_attribution.{m}" for m in METHODS),
-        *(f"interpret_attribution.{m}" for m in METHODS),
+        *(f"build_split.{pr}" for pr in PROTOCOLS),
+        *(f"train_classifier.{x}" for x in own),
+        "immunize_classifier.closed_set.postpool",
+        *(f"evaluate_attribution.{x}" for x in own + cross),
+        "evaluate_robustness.closed_set.postpool",
+        *(f"interpret_attribution.{x}" for x in own),
         "make_tables",
+        "make_figures",
+        "make_report",
     ]
     for group in ("fingerprinted", "fingerprinted_stylegan2"):
         assert dvc[f"fingerprint_robustness.{group}"]["matrix"] == {w: f"${{gans.{group}.{w}}}" for w in GAN_WILDCARDS}
-    for stage, groups in (("train_gan", trained), ("finetune_gan", ["finetuned"])) + tuple(
+    for stage, groups in (("train_gan", trained), ("finetune_gan", FINETUNED_GROUPS)) + tuple(
         (s, GROUPS) for s in ("generate_images", "evaluate_gan")
     ):
         for group in groups:
@@ -501,11 +664,24 @@ def test_dvc_stage_definitions_and_matrices():
     assert dvc["train_fingerprint_autoencoder"]["matrix"] == {"dataset": "${autoencoders}"}
     assert dvc["embed_fingerprints"]["matrix"] == {"dataset": "${autoencoders}", "variant": "${fingerprints}"}
     assert dvc["detect_fingerprints"]["matrix"] == {"dataset": "${autoencoders}"}
-    assert dvc["build_split"]["matrix"] == {"protocol": "${attribution.protocols}"}
-    for stage in ATTRIBUTION_STAGES:  # one definition per method, a matrix over the protocols
-        for m in METHODS:
-            assert dvc[f"{stage}.{m}"]["matrix"] == {"protocol": "${attribution.protocols}"}
-    assert "matrix" not in dvc["make_tables"]
+    for pr in PROTOCOLS:
+        assert "matrix" not in dvc[f"build_split.{pr}"]
+    # the seeds come from params.yaml (a cross-* protocol: those of the protocol that trains its classifiers)
+    for pr, (ms, _) in TRAINED.items():
+        for m in ms:
+            for stage in ("train_classifier", "evaluate_attribution"):
+                assert dvc[f"{stage}.{pr}.{m}"]["matrix"] == {"seed": f"${{protocols.{pr}.seeds}}"}
+            assert dvc[f"interpret_attribution.{pr}.{m}"]["matrix"] == {"seed": [0]}  # the first seed
+    for pr in CROSS:
+        for m in TRAINED["arch_closed"][0]:
+            assert dvc[f"evaluate_attribution.{pr}.{m}"]["matrix"] == {"seed": "${protocols.arch_closed.seeds}"}
+    for stage in ("immunize_classifier", "evaluate_robustness"):
+        assert dvc[f"{stage}.closed_set.postpool"]["matrix"] == {
+            "seed": [0],
+            "perturbation": "${protocols.closed_set.robustness.perturbations}",
+        }
+    for name in ("make_tables", "make_figures", "make_report"):
+        assert "matrix" not in dvc[name]
     for name, d in dvc.items():
         assert list(d) == [*(["matrix"] if "matrix" in d else []), "cmd", "deps", "params", "outs"] + (
             ["metrics"] if "metrics" in d else []
@@ -513,28 +689,42 @@ def test_dvc_stage_definitions_and_matrices():
     assert [n for n, d in dvc.items() if "plots" in d] == [
         "train_fingerprint_autoencoder",
         *(f"train_gan.{g}" for g in trained),
-        "finetune_gan.finetuned",
+        *(f"finetune_gan.{g}" for g in FINETUNED_GROUPS),
         "detect_fingerprints",
         "fingerprint_robustness.fingerprinted",
         "fingerprint_robustness.fingerprinted_stylegan2",
+        *(f"evaluate_attribution.{x}" for x in own + cross),  # the predictions: a confusion-matrix plot
+        "evaluate_robustness.closed_set.postpool",  # the curve
     ]
 
 
 def _fixed(name: str) -> dict | None:
-    """The wildcards a DVC definition fixes: ``<stage>.<method>`` of an attribution stage fixes its method."""
-    stage, _, suffix = name.partition(".")
-    return {"method": suffix} if "method" in STAGES[stage].wildcards else None
+    """The wildcards a DVC definition fixes: ``<stage>.<protocol>[.<method>]`` of an attribution stage fixes its
+    protocol (and the protocol whose classifiers it reads) and method."""
+    stage, *rest = name.split(".")
+    if "protocol" not in STAGES[stage].wildcards:
+        return None
+    protocol = rest[0]
+    train = "arch_closed" if protocol in CROSS else protocol
+    return {"protocol": protocol, "train_protocol": train} | ({"method": rest[1]} if len(rest) > 1 else {})
 
 
 def test_dvc_commands_are_the_declared_ones():
     dvc = _dvc()
     for name, d in dvc.items():
         assert d["cmd"] == dvc_command(STAGES[name.split(".")[0]], _fixed(name)), name
-    assert dvc["train_classifier.postpool"]["cmd"] == (
-        "ganprint train-classifier --params params.yaml --protocol ${item.protocol} --method postpool "
-        "--split results/splits/${item.protocol}.csv --out results/models/classifier/${item.protocol}/postpool "
-        "--metrics results/metrics/train_classifier/${item.protocol}/postpool.json "
-        "--log results/logs/train_classifier/${item.protocol}-postpool.log"
+    assert dvc["train_classifier.closed_set.postpool"]["cmd"] == (
+        "ganprint train-classifier --params params.yaml --protocol closed_set --method postpool --seed ${item.seed} "
+        "--split results/splits/closed_set.csv --out results/models/classifier/closed_set/postpool/seed${item.seed} "
+        "--metrics results/metrics/train_classifier/closed_set/postpool/seed${item.seed}.json "
+        "--log results/logs/train_classifier/closed_set-postpool-seed${item.seed}.log"
+    )
+    assert dvc["evaluate_attribution.cross_loss.gandct"]["cmd"] == (
+        "ganprint evaluate-attribution --params params.yaml --protocol cross_loss --method gandct --seed ${item.seed} "
+        "--split results/splits/cross_loss.csv --model results/models/classifier/arch_closed/gandct/seed${item.seed}"
+        "/model.pt --predictions results/predictions/cross_loss/gandct/seed${item.seed}.csv "
+        "--metrics results/metrics/evaluate_attribution/cross_loss/gandct/seed${item.seed}.json "
+        "--log results/logs/evaluate_attribution/cross_loss-gandct-seed${item.seed}.log"
     )
 
 
@@ -545,18 +735,25 @@ def test_dvc_outputs_persist_and_metrics_stay_in_git():
         for entry in d["outs"]:
             ((path, opts),) = entry.items()
             assert opts["persist"] is True, (name, path)
-            assert opts == ({"persist": True, "cache": False} if path.startswith(paths.TABLES) else {"persist": True})
+            in_git = path.startswith(paths.TABLES) or path == paths.INDEX
+            assert opts == ({"persist": True, "cache": False} if in_git else {"persist": True}), (name, path)
         for entry in d.get("metrics", []):
             ((path, opts),) = entry.items()
             assert opts == {"persist": True, "cache": False}, (name, path)
             assert path.startswith("results/metrics/")
         for entry in d.get("plots", []):
             ((path, opts),) = entry.items()
-            # x: training step, or the strength of a robustness curve; cached by DVC: results/* is ignored
-            x = "strength" if st.name == "fingerprint_robustness" else "step"
+            # x: training step, the strength or level of a robustness curve, or the predicted class of a confusion
+            # matrix; cached by DVC: results/* is ignored
+            if st.name == "evaluate_attribution":
+                assert opts == {"persist": True, "x": "predicted", "y": "label", "template": "confusion"}
+                assert re.fullmatch(r"results/predictions/\w+/\w+/seed\$\{item\.seed\}\.csv", path), path
+                continue
+            x = {"fingerprint_robustness": "strength", "evaluate_robustness": "level"}.get(st.name, "step")
             assert opts == {"persist": True, "x": x}, (name, path)
             ends = ("/loss_curves.csv", "/curves.csv", "/bit_accuracy_by_step.csv")
-            assert path.endswith("/bit_accuracy.csv" if x == "strength" else ends)
+            expected = {"strength": ("/bit_accuracy.csv",), "level": ("/${item.perturbation}.csv",)}.get(x, ends)
+            assert path.endswith(expected), path
         declared = [re.sub(r"\{(\w+)\}", r"${item.\1}", o.format_map(_Keep(_fixed(name)))) for o in st.outputs.values()]
         listed = d["outs"] + d.get("metrics", []) + d.get("plots", [])
         assert sorted(next(iter(e)) for e in listed) == sorted(declared), name
@@ -575,16 +772,19 @@ class _Keep(dict):
 def test_dvc_params_are_the_declared_keys():
     dvc = _dvc()
     for name, d in dvc.items():
-        declared = [k.format_map(_Keep(_fixed(name))) for k in PARAMS_KEYS[name.split(".")[0]]]
+        declared = list(dict.fromkeys(k.format_map(_Keep(_fixed(name))) for k in PARAMS_KEYS[name.split(".")[0]]))
         assert d["params"] == [re.sub(r"\{(\w+)\}", r"${item.\1}", k) for k in declared], name
     assert dvc["train_gan.seeds"]["params"] == ["train_gan", "archs.${item.arch}", "losses.${item.loss}"]
-    assert dvc["train_classifier.postpool"]["params"] == [
+    assert dvc["train_classifier.closed_set.postpool"]["params"] == [
         "train_classifier",
         "methods.postpool",
         "loader",
         "evaluate_attribution.open_set_tpr",
         "evaluate_attribution.open_set_score",
     ]
+    # a protocol's split depends on its own section, and a cross-* one's also on arch_closed's (train/val images)
+    assert dvc["build_split.closed_set"]["params"] == ["protocols.closed_set"]
+    assert dvc["build_split.cross_seed"]["params"] == ["protocols.cross_seed", "protocols.arch_closed"]
 
 
 def test_train_gan_deps():
@@ -605,7 +805,7 @@ def test_train_gan_deps():
 
 def test_attribution_deps_are_the_split_not_the_image_folders():
     dvc = _dvc()
-    assert dvc["train_classifier.postpool"]["deps"] == [
+    assert dvc["train_classifier.closed_set.postpool"]["deps"] == [
         "src/ganprint/cli/train_classifier.py",
         "src/ganprint/attribution/train.py",
         "src/ganprint/attribution/splits.py",
@@ -615,30 +815,44 @@ def test_attribution_deps_are_the_split_not_the_image_folders():
         "src/ganprint/attribution/methods/base.py",
         "src/ganprint/attribution/inputs.py",
         "src/ganprint/nets/layers.py",
-        "results/splits/${item.protocol}.csv",
+        "results/splits/closed_set.csv",
     ]
-    assert dvc["evaluate_attribution.postpool"]["deps"][-2:] == [
-        "results/splits/${item.protocol}.csv",
-        "results/models/classifier/${item.protocol}/postpool/model.pt",
+    assert dvc["evaluate_attribution.closed_set.postpool"]["deps"][-2:] == [
+        "results/splits/closed_set.csv",
+        "results/models/classifier/closed_set/postpool/seed${item.seed}/model.pt",
     ]
-    assert dvc["interpret_attribution.postpool"]["deps"][-3:] == [
-        "results/splits/${item.protocol}.csv",
-        "results/models/classifier/${item.protocol}/postpool/model.pt",
-        "results/metrics/evaluate_attribution/${item.protocol}/postpool.json",
+    assert dvc["evaluate_attribution.cross_seed.postpool"]["deps"][-2:] == [
+        "results/splits/cross_seed.csv",
+        "results/models/classifier/arch_closed/postpool/seed${item.seed}/model.pt",
+    ]
+    assert dvc["immunize_classifier.closed_set.postpool"]["deps"][-2:] == [
+        "results/splits/closed_set.csv",
+        "results/models/classifier/closed_set/postpool/seed${item.seed}/model.pt",
+    ]
+    assert dvc["evaluate_robustness.closed_set.postpool"]["deps"][-3:] == [
+        "results/splits/closed_set.csv",
+        "results/models/classifier/closed_set/postpool/seed${item.seed}/model.pt",
+        "results/models/immunized/closed_set/postpool/seed${item.seed}/${item.perturbation}/model.pt",
+    ]
+    assert dvc["interpret_attribution.closed_set.postpool"]["deps"][-3:] == [
+        "results/splits/closed_set.csv",
+        "results/models/classifier/closed_set/postpool/seed${item.seed}/model.pt",
+        "results/metrics/evaluate_attribution/closed_set/postpool/seed${item.seed}.json",
     ]
     for stage in ATTRIBUTION_STAGES:
         for folder in ("data/clean", "results/samples", "data", "results"):
-            assert folder not in dvc[f"{stage}.postpool"]["deps"]
-    assert dvc["build_split"]["deps"][-2:] == ["data/clean", "results/samples"]
+            assert folder not in dvc[f"{stage}.closed_set.postpool"]["deps"]
+    for pr in PROTOCOLS:
+        assert dvc[f"build_split.{pr}"]["deps"][-2:] == ["data/clean", "results/samples"]
 
 
-def test_only_build_split_and_make_tables_depend_on_folders():
+def test_only_build_split_and_the_report_stages_depend_on_folders():
     dvc = _dvc()
     folders = {n: [x for x in d["deps"] if not re.search(r"\.\w+$", x)] for n, d in dvc.items()}
     assert {n: f for n, f in folders.items() if f} == {
-        "build_split": ["data/clean", "results/samples"],
+        **{f"build_split.{pr}": ["data/clean", "results/samples"] for pr in PROTOCOLS},
         # ft-<dataset> names the dataset inside the variant: a matrix cannot map it to data/clean/<dataset>/
-        "finetune_gan.finetuned": ["data/clean"],
+        **{f"finetune_gan.{g}": ["data/clean"] for g in FINETUNED_GROUPS},
         # a dataset's GANs and fingerprints: the embed metrics carry each fingerprint, so they change with it
         "detect_fingerprints": ["results/metrics/embed_fingerprints", "results/samples", "results/models/gan"],
         "make_tables": [
@@ -646,7 +860,24 @@ def test_only_build_split_and_make_tables_depend_on_folders():
             "results/metrics/embed_fingerprints",
             "results/metrics/detect_fingerprints",
             "results/metrics/evaluate_attribution",
+            "results/metrics/evaluate_robustness",
             "results/metrics/gan",
+        ],
+        "make_figures": [
+            "results/metrics/evaluate_attribution",
+            "results/metrics/evaluate_robustness",
+            "results/models/classifier",
+            "results/models/gan",
+            "results/samples",
+            "data/clean",
+        ],
+        # the figure folders it links (the confusion folder is a declared input, a folder output of make_figures)
+        "make_report": [
+            "results/figures/paper/confusion",
+            "results/figures/attribution",
+            "results/fingerprint_robustness",
+            "results/samples",
+            "data",
         ],
     }
 
@@ -711,24 +942,52 @@ def test_adding_a_seed_adds_three_jobs():
     assert samples in STAGES["detect_fingerprints"].dynamic_inputs(parse_params(data), {"dataset": "skimage"})
 
 
-def test_adding_a_protocol_adds_a_split_a_classifier_and_an_evaluation():
+def test_adding_a_protocol_adds_a_split_its_classifiers_and_their_evaluations():
     data = _default_data()
     before = _jobs(parse_params(data))
     data["protocols"]["real_vs_fake"] = {
-        "train": {"real": ["real/skimage"], "fake": ["gan/skimage-dcgan-nonsat-fingerprinted-seed0"]}
+        "methods": ["postpool", "knn"],
+        "seeds": [0, 1],
+        "train": {"real": ["real/skimage"], "fake": ["gan/skimage-dcgan-nonsat-fingerprinted-seed0"]},
     }
     data["attribution"]["protocols"].append("real_vs_fake")
     after = _jobs(parse_params(data))
-    jobs = [{"protocol": "real_vs_fake", "method": m} for m in METHODS]  # one per attribution method
+    jobs = [{"protocol": "real_vs_fake", "method": m, "seed": s} for m in ("postpool", "knn") for s in (0, 1)]
     assert _added(before, after) == {
         "build_split": [{"protocol": "real_vs_fake"}],
         "train_classifier": jobs,
         "evaluate_attribution": jobs,
-        "interpret_attribution": jobs,
+        "interpret_attribution": [{"protocol": "real_vs_fake", "method": m, "seed": 0} for m in ("postpool", "knn")],
+    }
+    # a protocol evaluating its classifiers on other test sources adds a split and the evaluations only
+    data["protocols"]["real_vs_fake_2"] = {
+        "classifier": "real_vs_fake",
+        "test": {"real": ["real/sklearn"], "fake": ["gan/skimage-dcgan-nonsat-fp-owner2-seed0"]},
+    }
+    data["attribution"]["protocols"].append("real_vs_fake_2")
+    assert _added(after, _jobs(parse_params(data))) == {
+        "build_split": [{"protocol": "real_vs_fake_2"}],
+        "evaluate_attribution": [j | {"protocol": "real_vs_fake_2"} for j in jobs],
     }
     # a protocol that is defined but not listed in attribution runs nothing
-    data["attribution"]["protocols"].remove("real_vs_fake")
+    data["attribution"]["protocols"] = data["attribution"]["protocols"][:-2]
     assert _jobs(parse_params(data)) == before
+
+
+def test_adding_a_seed_to_a_protocol_adds_its_classifiers_and_evaluations_and_no_render():
+    data = _default_data()
+    before = _jobs(parse_params(data))
+    data["protocols"]["arch_closed"]["seeds"].append(1)
+    after = _jobs(parse_params(data))
+    ms = TRAINED["arch_closed"][0]
+    assert _added(before, after) == {
+        "train_classifier": [{"protocol": "arch_closed", "method": m, "seed": 1} for m in ms],
+        "evaluate_attribution": [
+            {"protocol": pr, "method": m, "seed": 1} for pr in ("arch_closed", *CROSS) for m in ms
+        ],
+    }
+    # the seed matrices read params.yaml: dvc.yaml stays as it is
+    assert render_dvc(parse_params(data)) == render_dvc(_defaults())
 
 
 class ToyMethodHps(Section):
@@ -750,49 +1009,56 @@ def _jobs_with_toy_method(data: dict) -> dict[str, list[dict]]:
         return _jobs(cfg.parse_params(data))
 
 
-def test_adding_a_method_adds_one_classifier_and_one_evaluation():
+def test_adding_a_method_adds_one_classifier_and_its_evaluations():
     data = _default_data()
-    data["attribution"]["protocols"] = ["cross_seed"]
+    data["attribution"]["protocols"] = ["arch_closed", "cross_seed"]
     before = _jobs(parse_params(data))
-    data["attribution"]["methods"].append("toymethod")
+    data["protocols"]["arch_closed"]["methods"].append("toymethod")
     data["methods"]["toymethod"] = {"temperature": 0.5}
-    job = {"protocol": "cross_seed", "method": "toymethod"}
+    job = {"protocol": "arch_closed", "method": "toymethod", "seed": 0}
     assert _added(before, _jobs_with_toy_method(data)) == {
         "train_classifier": [job],
-        "evaluate_attribution": [job],
+        "evaluate_attribution": [job, job | {"protocol": "cross_seed"}],  # cross_seed evaluates it too
         "interpret_attribution": [job],
     }
     assert "toymethod" not in registry.METHODS
 
 
-def test_each_method_gets_its_own_dvc_definitions_with_its_own_files():
+def test_each_protocol_and_method_gets_its_own_dvc_definitions_with_its_own_files():
     data = _default_data()
-    data["attribution"]["methods"] = ["postpool", "knn", "dnadet"]
+    data["attribution"]["protocols"] = ["arch_closed", "cross_seed"]
+    data["protocols"]["arch_closed"]["methods"] = ["postpool", "knn", "dnadet"]
     data["methods"]["dnadet"] = {}
     dvc = yaml.safe_load(render_dvc(parse_params(data)))["stages"]
     names = [n for n in dvc if n.split(".")[0] in ATTRIBUTION_STAGES]
-    assert names == [f"{s}.{m}" for s in ATTRIBUTION_STAGES for m in ("postpool", "knn", "dnadet")]
-    for stage in ATTRIBUTION_STAGES:
-        for method in ("postpool", "knn", "dnadet"):
-            d = dvc[f"{stage}.{method}"]
-            own = [x for x in d["deps"] if x.startswith("src/") and x not in STAGES[stage].module_files]
-            assert own == list(registry.method_modules(method)), (stage, method)
-            assert f"--method {method} " in d["cmd"] and "${item.method}" not in str(d)
-    assert "src/ganprint/nets/postpool.py" not in dvc["train_classifier.knn"]["deps"]
-    # the job list is unchanged by the DVC layout: one job per protocol × method
-    assert len(expand(STAGES["train_classifier"], parse_params(data))) == 6
+    ms = ("postpool", "knn", "dnadet")
+    assert names == [
+        *(f"train_classifier.arch_closed.{m}" for m in ms),
+        *(f"evaluate_attribution.{pr}.{m}" for pr in ("arch_closed", "cross_seed") for m in ms),
+        *(f"interpret_attribution.arch_closed.{m}" for m in ms),
+    ]
+    for name in names:
+        stage, protocol, method = name.split(".")
+        d = dvc[name]
+        own = [x for x in d["deps"] if x.startswith("src/") and x not in STAGES[stage].module_files]
+        assert own == list(registry.method_modules(method)), name
+        assert f"--protocol {protocol} --method {method} " in d["cmd"], name
+        assert "${item.method}" not in str(d) and "${item.protocol}" not in str(d), name
+    assert "src/ganprint/nets/postpool.py" not in dvc["train_classifier.arch_closed.knn"]["deps"]
+    # the job list is unchanged by the DVC layout: one job per protocol × method × seed
+    assert len(expand(STAGES["train_classifier"], parse_params(data))) == 3
 
 
-def test_adding_a_method_to_the_defaults_adds_one_classifier_and_one_evaluation_per_protocol():
+def test_adding_a_method_to_a_protocol_adds_a_classifier_per_seed():
     data = _default_data()
     before = _jobs(parse_params(data))
-    data["attribution"]["methods"].append("toymethod")
+    data["protocols"]["closed_set"]["methods"].append("toymethod")
     data["methods"]["toymethod"] = {}
-    jobs = [{"protocol": p, "method": "toymethod"} for p in ("closed_set", "cross_seed")]
+    jobs = [{"protocol": "closed_set", "method": "toymethod", "seed": s} for s in (0, 1, 2)]
     assert _added(before, _jobs_with_toy_method(data)) == {
         "train_classifier": jobs,
         "evaluate_attribution": jobs,
-        "interpret_attribution": jobs,
+        "interpret_attribution": jobs[:1],
     }
 
 
@@ -816,9 +1082,9 @@ def test_finetuned_gans_are_made_by_finetune_gan_and_used_like_the_others():
     p = parse_params(_with_finetunes())
     jobs = _jobs(p)
     ft = [{"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "ft-sklearn", "seed": s} for s in (0, 1)]
-    assert jobs["finetune_gan"] == ft
-    assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 14
-    assert jobs["generate_images"][-2:] == ft and len(jobs["generate_images"]) == 16
+    assert jobs["finetune_gan"][:2] == ft and len(jobs["finetune_gan"]) == 4  # + the SNGAN and MMDGAN ones
+    assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 17
+    assert jobs["generate_images"][14:16] == ft and len(jobs["generate_images"]) == 21
     assert jobs["evaluate_gan"] == jobs["generate_images"]
     assert jobs["detect_fingerprints"] == [{"dataset": "skimage"}]
     # the same output paths as a trained GAN's, so generate_images reads G.pt where it always does

@@ -10,7 +10,8 @@ import pytest
 from conftest import REPO, make_project, run
 
 from ganprint.cli.main import STAGES as CLI_STAGES
-from ganprint.stages import STAGES
+from ganprint.config import load_params
+from ganprint.stages import STAGES, job_selectors
 
 
 def _norm(cmd: str) -> str:
@@ -71,8 +72,10 @@ def test_same_stage_names(dvc_stages, smk_jobs):
 
 def test_same_commands_and_outputs(dvc_stages, smk_jobs):
     # tiny: 2 datasets (prepare, fid_stats), 1 autoencoder × 2 fingerprints, 3 GANs (train, generate, evaluate),
-    # 1 detection, 1 robustness job, 2 protocols (split) × 2 methods (train, evaluate, interpret), the tables
-    assert len(dvc_stages) == len(smk_jobs) == 2 + 2 + 1 + 2 + 3 * 3 + 1 + 1 + 2 + 4 * 3 + 1 == 33
+    # 1 detection, 1 robustness job, 2 protocols (split); closed_set: 2 methods × 2 seeds (train), postpool × jpeg on
+    # the first seed (immunize, evaluate_robustness), 2 interpretations (first seed); evaluations: 2 protocols × the
+    # 4 closed_set classifiers; the tables, the figures, the report
+    assert len(dvc_stages) == len(smk_jobs) == 2 + 2 + 1 + 2 + 3 * 3 + 1 + 1 + 2 + 4 + 1 + 1 + 2 + 8 + 3 == 39
     for addr, st in dvc_stages.items():
         assert st["cmd"] in smk_jobs, f"{addr}: DVC command not run by Snakemake:\n{st['cmd']}"
         job = smk_jobs[st["cmd"]]
@@ -80,11 +83,13 @@ def test_same_commands_and_outputs(dvc_stages, smk_jobs):
         assert sorted(job["outs"]) == st["outs"], addr
 
 
-def test_each_job_tracks_its_own_params_and_modules(dvc_stages, smk_jobs):
+def test_each_job_tracks_its_own_params_and_modules(project, dvc_stages, smk_jobs):
+    params = load_params(project / "params.yaml")
     for addr, st in dvc_stages.items():
         job = smk_jobs[st["cmd"]]
         decl = STAGES[_stage(addr)]
-        wildcards = dict(re.findall(r"--(dataset|protocol|method|arch|loss|variant|seed) (\S+)", st["cmd"]))
+        flags = r"--(dataset|protocol|method|arch|loss|variant|seed|perturbation) (\S+)"
+        wildcards = job_selectors(params, dict(re.findall(flags, st["cmd"])))  # + train_protocol
         if fp := re.search(r"--fingerprint (\S+)", st["cmd"]):  # embed_fingerprints' variant wildcard
             wildcards["variant"] = fp.group(1)
         modules = set(decl.job_modules(wildcards))
@@ -94,12 +99,15 @@ def test_each_job_tracks_its_own_params_and_modules(dvc_stages, smk_jobs):
         assert nets == {m for m in modules if m.startswith("src/ganprint/nets/")}, addr
         assert nets <= {"src/ganprint/nets/layers.py", "src/ganprint/nets/stegastamp.py", *modules}, addr
         assert "src" not in st["deps"] and "src/ganprint" not in st["deps"]
-        assert st["params"] == sorted(k.format(**wildcards) for k in decl.params), addr
+        # (build_split of cross_seed: its own section and closed_set's, whose classifiers it evaluates)
+        assert st["params"] == sorted({k.format(**wildcards) for k in decl.params}), addr
+    assert dvc_stages["build_split.cross_seed"]["params"] == ["protocols.closed_set", "protocols.cross_seed"]
+    assert dvc_stages["build_split.closed_set"]["params"] == ["protocols.closed_set"]
 
 
 def test_classifiers_depend_on_the_split_manifest_not_on_directories(dvc_stages, smk_jobs):
     for addr, st in dvc_stages.items():
-        if _stage(addr) in ("train_classifier", "evaluate_attribution"):
+        if _stage(addr) in ("train_classifier", "immunize_classifier", "evaluate_attribution", "evaluate_robustness"):
             protocol = re.search(r"--protocol (\S+)", st["cmd"]).group(1)
             assert f"results/splits/{protocol}.csv" in st["deps"]
             assert not {"data/clean", "results/samples"} & set(st["deps"]), addr
@@ -119,7 +127,9 @@ def test_gpu_stages_declare_a_gpu():
         "detect_fingerprints",
         "fingerprint_robustness",
         "train_classifier",
+        "immunize_classifier",
         "evaluate_attribution",
+        "evaluate_robustness",
     }  # interpret_attribution runs on the CPU: the same figure bytes on every machine
 
 
@@ -140,8 +150,12 @@ def test_paper_presets_plan_the_paper_grid_in_both_front_ends(tmp_path, preset, 
     run(["ganprint", "preset", preset], proj)
     r = run(["snakemake", "-n", "-p", "--cores", "1"], proj)
     assert f"--params params.yaml --dataset {dataset}" in r.stdout
-    assert re.search(r"^train_gan\s+19$", r.stdout, re.M)  # ProGAN x 10 seeds + 6 zoo GANs + 3 fingerprinted
+    # ProGAN x 10 seeds + 6 zoo GANs + 3 fingerprinted + 4 of the other dataset (cross-dataset); 4 fine-tuned
+    assert re.search(r"^train_gan\s+23$", r.stdout, re.M)
+    assert re.search(r"^finetune_gan\s+4$", r.stdout, re.M)
+    assert re.search(r"^train_classifier\s+26$", r.stdout, re.M)  # the demo's protocols, methods and seeds
+    assert re.search(r"^evaluate_attribution\s+46$", r.stdout, re.M)
     stages = run(["dvc", "stage", "list", "--name-only"], proj).stdout.split()
-    assert len([s for s in stages if _stage(s) == "train_gan"]) == 19
+    assert len([s for s in stages if _stage(s) == "train_gan"]) == 23
     assert f"train_gan.seeds@{dataset}-progan-wgangp-clean-9" in stages
     assert f"train_gan.mmdgan@{dataset}-mmdgan-cramer-clean-0" in stages

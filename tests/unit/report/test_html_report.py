@@ -180,7 +180,7 @@ def test_cli_make_report(tmp_path, fake_load, capsys):
                                   for f in report_inputs(fake_load))  # fmt: skip
     assert page.count("<table") == 2
     # a missing figure fails the stage, unless --allow-missing leaves it out
-    (tmp_path / "results/figures/paper/gans_training.png").unlink()
+    (tmp_path / "results/figures/paper/gans/gans_training.png").unlink()  # make_figures: a folder per kind
     assert cli.main(["--root", str(tmp_path), "--out", str(out)]) == 2
     assert "gans_training.png: figure missing" in capsys.readouterr().err
     assert cli.main(["--root", str(tmp_path), "--out", str(out), "--allow-missing"]) == 0

@@ -83,23 +83,24 @@ def test_robustness_without_immunized_model_and_without_curve(tmp_path):
 
 def test_figure_plan_names_paths_inputs():
     params = fake_params()
+    # one folder per figure kind (the make_figures outputs)
     assert figure_paths(params, "out") == {
-        "confusion_closed_set_postpool": "out/confusion_closed_set_postpool.png",
-        "confusion_closed_set_knn": "out/confusion_closed_set_knn.png",
-        "robustness_closed_set_postpool": "out/robustness_closed_set_postpool.png",
-        "training_closed_set": "out/training_closed_set.png",
-        "sources_closed_set": "out/sources_closed_set.png",
+        "confusion_closed_set_postpool": "out/confusion/confusion_closed_set_postpool.png",
+        "confusion_closed_set_knn": "out/confusion/confusion_closed_set_knn.png",
+        "robustness_closed_set_postpool": "out/robustness/robustness_closed_set_postpool.png",
+        "training_closed_set": "out/training/training_closed_set.png",
+        "sources_closed_set": "out/sources/sources_closed_set.png",
         # cross_seed evaluates closed_set's classifiers: its methods and first seed, no training figure of its own
-        "confusion_cross_seed_postpool": "out/confusion_cross_seed_postpool.png",
-        "confusion_cross_seed_knn": "out/confusion_cross_seed_knn.png",
-        "sources_cross_seed": "out/sources_cross_seed.png",
-        "gans_training": "out/gans_training.png",
+        "confusion_cross_seed_postpool": "out/confusion/confusion_cross_seed_postpool.png",
+        "confusion_cross_seed_knn": "out/confusion/confusion_cross_seed_knn.png",
+        "sources_cross_seed": "out/sources/sources_cross_seed.png",
+        "gans_training": "out/gans/gans_training.png",
     }
     jobs = {j.name: j for j in figure_plan(params)}
-    e = "results/metrics/evaluate_attribution/closed_set/postpool/seed3"
+    e = "results/metrics/evaluate_robustness/closed_set/postpool/seed3"  # paths.METRICS_ROBUSTNESS_ATTR
     assert jobs["robustness_closed_set_postpool"].inputs == {"noise": f"{e}/noise.json", "jpeg": f"{e}/jpeg.json"}
-    assert jobs["confusion_cross_seed_knn"].inputs == {
-        "knn": "results/metrics/evaluate_attribution/cross_seed/knn/seed3/none.json"
+    assert jobs["confusion_cross_seed_knn"].inputs == {  # paths.METRICS_ATTRIBUTION, closed_set's first seed
+        "knn": "results/metrics/evaluate_attribution/cross_seed/knn/seed3.json"
     }
     assert jobs["training_closed_set"].inputs == {
         m: f"results/models/classifier/closed_set/{m}/seed3/stats.jsonl" for m in ("postpool", "knn")
@@ -127,23 +128,23 @@ def test_cli_writes_exactly_the_promised_files(tmp_path, fake_load, capsys):
     out = tmp_path / "figs"
     assert cli.main(["--params", "p.yaml", "--root", str(tmp_path), "--out", str(out)]) == 0
     promised = figure_paths(fake_load, out)
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.png" for n in promised)
+    assert sorted(p.name for p in out.iterdir()) == ["confusion", "gans", "robustness", "sources", "training"]
+    written = sorted(str(p) for p in out.rglob("*") if p.is_file())
+    assert written == sorted(promised.values())
+    assert all(promised[n] == str(out / n.split("_")[0] / f"{n}.png") for n in promised)
     assert capsys.readouterr().out.split() == list(promised.values())
-    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    first = {p: p.read_bytes() for p in out.rglob("*.png")}
     assert cli.main(["--root", str(tmp_path), "--out", str(out)]) == 0
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == first  # same inputs ⇒ same bytes
+    assert {p: p.read_bytes() for p in out.rglob("*.png")} == first  # same inputs ⇒ same bytes
 
 
 def test_cli_missing_input_is_a_clear_error(tmp_path, fake_load, capsys):
     write_inputs(tmp_path, fake_load)
-    (tmp_path / "results/metrics/evaluate_attribution/closed_set/knn/seed3/none.json").unlink()
+    (tmp_path / "results/metrics/evaluate_attribution/closed_set/knn/seed3.json").unlink()
     assert cli.main(["--root", str(tmp_path), "--out", str(tmp_path / "figs")]) == 2
     err = capsys.readouterr().err
     assert "make-figures: error: missing input(s) of 1 figure(s)" in err
-    assert (
-        f"confusion_closed_set_knn: {tmp_path}/results/metrics/evaluate_attribution/closed_set/knn/seed3/none.json"
-        in err
-    )
+    assert f"confusion_closed_set_knn: {tmp_path}/results/metrics/evaluate_attribution/closed_set/knn/seed3.json" in err
     assert not (tmp_path / "figs").exists()  # nothing drawn
 
 
