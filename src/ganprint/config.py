@@ -559,9 +559,9 @@ class Params(Section):
         return list(self.protocols[self.train_protocol(protocol)].seeds)
 
     def protocol_images(self, protocol: str) -> ProtocolImagesCfg:
-        """Images per source: train/val from the training protocol, test from ``protocol`` itself."""
-        own, trained = self.protocols[protocol], self.protocols[self.train_protocol(protocol)]
-        return trained.images.model_copy(update={"test": own.images.test})
+        """Images per source: those of the protocol that trains the classifiers (so a protocol evaluating them
+        gets the same train / val rows, the same validation images for the open-set threshold)."""
+        return self.protocols[self.train_protocol(protocol)].images
 
     def protocol_sources(self, protocol: str, split: str) -> dict[str, list[str]]:
         """Class name → source strings for ``split`` ('train' or 'test'); an empty test means 'as train'. The
@@ -707,8 +707,8 @@ def _check_protocol(p: Params, name: str, proto: ProtocolCfg, err) -> None:
         if x.classifier:
             err(f"{key}.classifier: {proto.classifier!r} evaluates another protocol's classifiers itself; name the "
                 f"protocol that trains them ({x.classifier!r})")  # fmt: skip
-        for field in ("train", "methods", "seeds", "robustness"):
-            if getattr(proto, field) != type(proto).model_fields[field].default and field in proto.model_fields_set:
+        for field in ("train", "methods", "seeds", "images", "robustness"):
+            if field in proto.model_fields_set:
                 err(f"{key}.{field}: a protocol with 'classifier: {proto.classifier}' uses that protocol's {field}; "
                     "remove it here")  # fmt: skip
         if not proto.test:

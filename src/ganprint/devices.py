@@ -109,6 +109,10 @@ def set_threads(threads: int | None = None) -> int | None:
             return None
     elif threads < 1:
         raise StageError(f"--threads must be at least 1, got {threads}")
+    else:
+        # the declared count, capped at the cores as Snakemake caps a rule's threads: a job gets the same count
+        # (and so the same float results) whichever front-end runs it
+        threads = min(threads, os.cpu_count() or threads)
     torch.set_num_threads(threads)
     return threads
 

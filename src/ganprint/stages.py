@@ -78,6 +78,7 @@ class Stage:
     gans: str = "all"
     constraints: dict[str, str] = field(default_factory=dict)  # per-rule Snakemake wildcard constraints
     directories: tuple[str, ...] = ()  # outputs that are folders (Snakemake: directory(); DVC: a folder out)
+    cpu_torch: bool = False  # a CPU-only stage that runs torch (takes --threads like the GPU stages)
     # outputs shown in `snakemake --report`: output name → caption kind (ganprint.report.captions.CAPTIONS)
     report: dict[str, str] = field(default_factory=dict)
 
@@ -117,8 +118,13 @@ class Stage:
 
     @property
     def command(self) -> str:
-        """The shell command in Snakemake's spelling (also what DVC runs, after :func:`to_dvc`)."""
-        return f"ganprint {self.cli} --params {{params_file}} {self.args} --log {{log}}"
+        """The shell command in Snakemake's spelling (also what DVC runs, after :func:`to_dvc`).
+
+        Stages that run torch get ``--threads <declared threads>`` (capped at the machine's cores by the stage):
+        float results depend on the thread count, so both front-ends must run a job with the same count, and
+        DVC sets no OMP_NUM_THREADS."""
+        threads = f" --threads {self.threads}" if (self.gpu or self.cpu_torch) and self.threads else ""
+        return f"ganprint {self.cli} --params {{params_file}} {self.args}{threads} --log {{log}}"
 
 
 # What every attribution job depends on besides its method's own files (METHOD_MODULES): the base class, the input
@@ -574,7 +580,7 @@ STAGES: dict[str, Stage] = {
             "interpret_attribution",
             ("protocol", "method", "seed"),
             "interpretations",
-            "--protocol {protocol} --method {method} --split {input.split} --model {input.model}"
+            "--protocol {protocol} --method {method} --seed {seed} --split {input.split} --model {input.model}"
             " --metrics {input.metrics} --out " + P.FIGURES_ATTRIBUTION + " --device cpu",
             inputs={"split": P.SPLIT, "model": P.CLASSIFIER_MODEL, "metrics": P.METRICS_ATTRIBUTION},
             # the same files for every method (a DVC matrix): a figure that does not apply is a PNG saying why
@@ -595,6 +601,7 @@ STAGES: dict[str, Stage] = {
                 *ATTRIBUTION_METHOD_MODULES,
             ),
             # on the CPU (figures of a few hundred images; the same bytes on every machine): no GPU lease
+            cpu_torch=True,
             threads=1,
             report={"cam": "cam", "tsne": "tsne", "fingerprints": "fingerprints"},
         ),
@@ -653,7 +660,6 @@ STAGES: dict[str, Stage] = {
             | {f"{t}_csv": f"{P.TABLES}/{t}.csv" for t in P.TABLE_NAMES}
             | {"figures": P.FIGURES_PAPER + "/confusion"},
             outputs={"index": P.INDEX},
-            uncached=("index",),
             params=("attribution", "protocols", "gans", "datasets", "autoencoders", "fingerprints"),
             modules=("src/ganprint/report/index_page.py", "src/ganprint/report/html.py"),
             dynamic_inputs=_report_inputs,

@@ -1226,10 +1226,16 @@ def test_protocol_keys(mutate, expected):
     assert _error(mutate) == f"params.yaml: {expected}"
 
 
-def test_a_protocol_with_classifier_may_only_set_its_test_images():
-    p = _ok(lambda d: d["protocols"]["cross_seed"].update(images={"test": 5}))
-    assert plain(p.protocol_images("cross_seed")) == {"train": 12, "val": 2, "test": 5}
+def test_a_protocol_with_classifier_uses_the_images_of_the_protocol_it_evaluates():
+    # the same images per source, hence the same train / val rows: the open-set threshold of a classifier is
+    # calibrated on the same validation images whichever protocol evaluates it
+    p = _ok(lambda d: None)
+    assert plain(p.protocol_images("cross_seed")) == plain(p.protocol_images("closed_set"))
     assert plain(p.protocol_images("closed_set")) == {"train": 12, "val": 2, "test": 8}
+    assert _error(lambda d: d["protocols"]["cross_seed"].update(images={"test": 5})) == (
+        "params.yaml: protocols.cross_seed.images: a protocol with 'classifier: closed_set' uses that protocol's "
+        "images; remove it here"
+    )
 
 
 def test_a_protocol_that_is_not_in_attribution_is_still_checked():
@@ -1438,7 +1444,7 @@ def test_lookup():
         "paper": "dnadet_cross_seed",
         "methods": [],
         "seeds": [0],
-        "images": {"train": 400, "val": 100, "test": 8},
+        "images": {"train": 400, "val": 100, "test": 200},
         "classifier": "closed_set",
         "robustness": {"perturbations": [], "methods": []},
         "train": {},
@@ -1466,7 +1472,6 @@ def test_plain_is_the_whole_file_as_data():
         "description": "the closed_set classifiers on a DCGAN of an unseen seed",
         "paper": "dnadet_cross_seed",
         "classifier": "closed_set",
-        "images": {"test": 8},
         "test": {"real": ["real/skimage"], "dcgan": ["gan/skimage-dcgan-nonsat-clean-seed1"]},
     }
     assert "classifier" not in data["protocols"]["closed_set"]  # "" (trains its own)

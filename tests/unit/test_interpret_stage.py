@@ -111,7 +111,7 @@ def test_cli_writes_the_declared_outputs(split, models, tmp_path, monkeypatch):
     metrics.write_text(json.dumps({"accuracy": 0.5}))
     w = {"protocol": "closed_set", "method": "postpool", "seed": 0}
     out = tmp_path / paths.FIGURES_ATTRIBUTION.format(**w)
-    argv = ["--params", str(REPO / "params.yaml"), "--protocol", "closed_set", "--method", "postpool",
+    argv = ["--params", str(REPO / "params.yaml"), "--protocol", "closed_set", "--method", "postpool", "--seed", "0",
             "--split", str(split_csv), "--model", str(models / "postpool.pt"), "--metrics", str(metrics),
             "--out", str(out), "--device", "cpu"]  # fmt: skip
     assert cli.main(argv) == 0

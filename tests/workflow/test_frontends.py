@@ -78,8 +78,11 @@ def test_changing_one_stage_param_reruns_only_its_branch(smk_project):
 
 
 def test_changing_one_protocols_params_reruns_only_its_jobs(smk_project):
-    # cross_seed's test images: its split and its evaluations, not closed_set's classifiers nor their evaluations
-    edit_params(smk_project, lambda p: p["protocols"]["cross_seed"]["images"].update(test=6))
+    # cross_seed's test sources: its split and its evaluations, not closed_set's classifiers nor their evaluations
+    edit_params(
+        smk_project,
+        lambda p: p["protocols"]["cross_seed"]["test"]["dcgan"].append("gan/skimage-dcgan-nonsat-clean-seed0"),
+    )
     assert planned_jobs(smk_project) == {"build_split": 1, "evaluate_attribution": 4, **REPORT}
     assert dvc_stale(smk_project) == sorted(["build_split.cross_seed", *REPORT_STAGES])
     r = run(["dvc", "repro"], smk_project)
@@ -153,8 +156,14 @@ def test_one_dataset_more(smk_project):
         smk_project,
         lambda p: p["datasets"].update(sklearn2=dict(p["datasets"]["sklearn"], seed=7)),
     )
-    assert planned_jobs(smk_project) == {"prepare_dataset": 1, "fid_stats": 1, "make_tables": 1}
-    assert dvc_stale(smk_project) == ["fid_stats@sklearn2", "make_tables", "prepare_dataset@sklearn2"]
+    # the results page shows every dataset's sample grid: it is rebuilt too
+    assert planned_jobs(smk_project) == {"prepare_dataset": 1, "fid_stats": 1, "make_tables": 1, "make_report": 1}
+    assert dvc_stale(smk_project) == [
+        "fid_stats@sklearn2",
+        "make_report",
+        "make_tables",
+        "prepare_dataset@sklearn2",
+    ]
 
 
 @pytest.mark.parametrize(

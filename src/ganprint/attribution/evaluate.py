@@ -140,7 +140,8 @@ def evaluate_attribution(
         raise StageError(f"the {part} split has only {UNKNOWN!r} images; an open-set test needs known ones too")
     y, p = labels[known], pred[known]
     cm = confusion_matrix(y, p, labels=list(range(k)))
-    per_class = {c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else float("nan") for i, c in enumerate(classes)}
+    # null (not NaN, which is no JSON) for a class without test images here (a protocol testing fewer classes)
+    per_class = {c: float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None for i, c in enumerate(classes)}
     per_source = pd.Series(y == p).groupby(rows["source"].to_numpy()[known], sort=True).mean()
     open_set = {"score": open_set_score, "calibration": calibration}
     if (~known).any():

@@ -116,7 +116,8 @@ def build_split(
             :data:`UNKNOWN` (``"unknown"``: an open-set protocol's sources absent from training).
 
     A source takes train and val images only when a train class lists it, test images only when a test class
-    does; its images never appear in two splits, and neither does a photograph (:func:`_assign`). Rows are
+    does (a training source's test share is reserved either way, so its train and val rows do not depend on the
+    test classes); its images never appear in two splits, and neither does a photograph (:func:`_assign`). Rows are
     ordered by split (train, val, test), class name, source order, key. Raises :class:`SplitError` when a source
     has too few images and ``StoreError`` when a store's manifest is missing.
     """
@@ -149,6 +150,11 @@ def build_split(
             if source_of.setdefault(norm, src) != src:
                 raise SplitError(f"store {store} is named by two sources, {source_of[norm]} and {src}")
             need.setdefault(src, dict.fromkeys(SPLITS, 0))[split] = int(images.get(split, 0))
+    for _cls, src, _store in plans["train"]:
+        # a training source keeps its test share reserved even when this protocol does not test it, so every
+        # protocol over the same training sources (one evaluating another's classifiers) has the same train
+        # and val rows: the same model, the same validation images for its open-set threshold
+        need[src]["test"] = int(images.get("test", 0))
 
     taken = {src: _assign(_store_rows(store_of[src]), n, src, store_of[src]) for src, n in need.items()}
     out = []

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganprint.cli._common import add_device, make_parser, pick_device, resolved_config, run
-from ganprint.cli.train_classifier import check_job
+from ganprint.cli.train_classifier import add_job_args, check_job
 
 EXAMPLE = """
-ganprint interpret-attribution --params params.yaml --protocol closed_set --method postpool \\
+ganprint interpret-attribution --params params.yaml --protocol closed_set --method postpool --seed 0 \\
     --split results/splits/closed_set.csv --model results/models/classifier/closed_set/postpool/seed0/model.pt \\
     --metrics results/metrics/evaluate_attribution/closed_set/postpool/seed0.json \\
     --out results/figures/attribution/closed_set/postpool/seed0
@@ -18,8 +18,7 @@ ganprint interpret-attribution --params params.yaml --protocol closed_set --meth
 def main(argv: list[str] | None = None) -> int:
     p = make_parser("interpret-attribution", __doc__, EXAMPLE)
     add_device(p)
-    p.add_argument("--protocol", required=True)
-    p.add_argument("--method", required=True)
+    add_job_args(p, "the classifier seed the figures explain (the protocol's first)")
     p.add_argument("--split", type=Path, required=True, help="split manifest (build_split)")
     p.add_argument("--model", type=Path, required=True, help="classifier checkpoint (model.pt)")
     p.add_argument("--metrics", type=Path, default=None, help="evaluate_attribution metrics JSON (test accuracy)")
@@ -30,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         from ganprint.attribution.splits import read_split
         from ganprint.report.attribution_figures import interpret_attribution
 
-        check_job(params, args.protocol, args.method)
+        check_job(params, args.protocol, args.method, args.seed)
         interpret_attribution(
             read_split(args.split),
             args.model,
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             memory_budget_mb=params.loader.memory_budget_mb,
             extra={
                 "resolved_config": resolved_config(
-                    params, "interpret_attribution", protocol=args.protocol, method=args.method
+                    params, "interpret_attribution", protocol=args.protocol, method=args.method, seed=args.seed
                 )
             },
         )
