@@ -258,7 +258,7 @@ STAGES: dict[str, Stage] = {
                 "src/ganprint/train/gan.py",  # the resume and curve helpers
             ),
             gpu=1,
-            threads=4,
+            threads=1,
         ),
         Stage(
             "embed_fingerprints",
@@ -284,7 +284,7 @@ STAGES: dict[str, Stage] = {
                 "src/ganprint/data/store.py",
             ),
             gpu=1,
-            threads=4,
+            threads=1,
             # data/clean/<dataset> is prepare_dataset's: the variant here is a fingerprint's name
             constraints={"variant": FINGERPRINT_PATTERN},
             report={"samples": "samples"},
@@ -362,7 +362,7 @@ STAGES: dict[str, Stage] = {
             params=("fid.num_real", "fid.batch_size", "fid.kid_max_real", "fid.resize"),
             modules=("src/ganprint/evaluate_gan.py", "src/ganprint/data/store.py"),
             gpu=1,
-            threads=4,
+            threads=1,
         ),
         Stage(
             "evaluate_gan",
@@ -375,7 +375,7 @@ STAGES: dict[str, Stage] = {
             params=("fid",),
             modules=("src/ganprint/evaluate_gan.py", "src/ganprint/data/store.py"),
             gpu=1,
-            threads=4,
+            threads=1,
         ),
         Stage(
             "detect_fingerprints",
@@ -415,7 +415,7 @@ STAGES: dict[str, Stage] = {
             dynamic_inputs=_detect_inputs,
             dvc_deps=("results/metrics/embed_fingerprints", "results/samples", "results/models/gan"),
             gpu=1,
-            threads=4,
+            threads=1,
         ),
         Stage(
             "fingerprint_robustness",

@@ -33,6 +33,13 @@ from .train import calibrate_on
 from .tta import tta_scores
 
 
+def macro_f1(y, p) -> float:
+    """Macro-F1 over the classes among the true and predicted labels (scikit-learn's default label set, as DNA-Det's
+    utils/common.py computes it): a cross test of fewer classes than the model knows is not averaged with zeros
+    for the classes it does not contain."""
+    return float(f1_score(y, p, average="macro", zero_division=0))
+
+
 @torch.no_grad()
 def predict(method, images: torch.Tensor, device, tta: str = "none", tta_vote: str = "majority"):
     """A uint8 batch (N, 3, H, W) → (scores (N, K) float32 numpy, predicted (N,) int64 numpy) under ``tta``."""
@@ -153,7 +160,7 @@ def evaluate_attribution(
     extra = method.extra_metrics(known_data, batch_size)
     return {
         "accuracy": float(accuracy_score(y, p)),
-        "macro_f1": float(f1_score(y, p, average="macro", labels=list(range(k)), zero_division=0)),
+        "macro_f1": macro_f1(y, p),
         "chance": 1.0 / k,
         "classes": classes,
         "per_class_accuracy": per_class,

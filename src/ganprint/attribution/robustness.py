@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score
 
 from ganprint import perturb
 from ganprint.checkpoint import load_checkpoint
@@ -37,7 +37,7 @@ from ganprint.io import seed_everything
 from ganprint.registry import METHODS, load
 from ganprint.train.common import StatsWriter
 
-from .evaluate import predict
+from .evaluate import macro_f1, predict
 from .methods import StoreTrainData, TrainData, method_from_checkpoint
 from .methods.base import Batch, IndexedBatch
 from .splits import SplitManifest
@@ -294,13 +294,11 @@ def evaluate_robustness(
             for m, method in models.items():
                 pred[m][level, idx.numpy()] = predict(method, attacked, device)[1]
 
-    k = list(range(len(classes)))
-
     def scores(m: str, level: int) -> dict:
         y, p = labels, pred[m][level]
         return {
             f"accuracy_{m}": float(accuracy_score(y, p)),
-            f"macro_f1_{m}": float(f1_score(y, p, average="macro", labels=k, zero_division=0)),
+            f"macro_f1_{m}": macro_f1(y, p),
         }
 
     table = []
