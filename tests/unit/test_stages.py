@@ -55,8 +55,7 @@ GANS = [  # params.yaml's groups in order: seeds, progan, sngan, mmdgan, mimicry
     "skimage-dcgan-nonsat-ft-sklearn-seed0",  # 14-16: fine-tuned, not trained
     "skimage-sngan-hinge-ft-sklearn-seed0",
     "skimage-mmdgan-mmd-ft-sklearn-seed0",
-    "sklearn-dcgan-nonsat-clean-seed0",  # 17-19: the other dataset (DNA-Det cross-dataset)
-    "sklearn-sngan-hinge-clean-seed0",
+    "sklearn-dcgan-nonsat-clean-seed0",  # 17-18: the other dataset (DNA-Det cross-dataset)
     "sklearn-mmdgan-mmd-clean-seed0",
 ]
 FINGERPRINTED = GANS[11:14]
@@ -75,7 +74,6 @@ GROUPS = [
     "finetuned_sngan",
     "finetuned_mmdgan",
     "other_dataset",
-    "other_dataset_sngan",
     "other_dataset_mmdgan",
 ]
 FINETUNED_GROUPS = ["finetuned", "finetuned_sngan", "finetuned_mmdgan"]
@@ -92,11 +90,11 @@ JOBS = {
     "prepare_dataset": 2,
     "train_fingerprint_autoencoder": 1,
     "embed_fingerprints": 2,  # skimage × the fingerprints fingerprinted and fp-owner2
-    "train_gan": 17,  # every GAN but the fine-tuned ones
+    "train_gan": 16,  # every GAN but the fine-tuned ones
     "finetune_gan": 3,  # skimage DCGAN, SNGAN, MMDGAN fine-tuned on sklearn
-    "generate_images": 20,
+    "generate_images": 19,
     "fid_stats": 2,
-    "evaluate_gan": 20,
+    "evaluate_gan": 19,
     "detect_fingerprints": 1,  # once per autoencoders dataset, over its real images and all of its GANs
     "fingerprint_robustness": 3,  # the GANs trained on fingerprinted data: dcgan × 2 owners, stylegan2
     "build_split": 7,  # one per protocol
@@ -1087,7 +1085,7 @@ def test_finetuned_gans_are_made_by_finetune_gan_and_used_like_the_others():
     jobs = _jobs(p)
     ft = [{"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "ft-sklearn", "seed": s} for s in (0, 1)]
     assert jobs["finetune_gan"][:2] == ft and len(jobs["finetune_gan"]) == 4  # + the SNGAN and MMDGAN ones
-    assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 17
+    assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 16
     assert jobs["generate_images"][14:16] == ft and len(jobs["generate_images"]) == 21
     assert jobs["evaluate_gan"] == jobs["generate_images"]
     assert jobs["detect_fingerprints"] == [{"dataset": "skimage"}]
