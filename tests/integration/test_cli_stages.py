@@ -370,7 +370,7 @@ def test_the_declared_commands_are_the_ones_run():
             "--metrics",
             "results/metrics/embed_fingerprints/fp-owner2/skimage.json",
             "--threads",
-            "4",
+            "1",
             "--device",
             "cpu",
         ],
@@ -381,7 +381,7 @@ def test_the_declared_commands_are_the_ones_run():
         *["--out", "results/fingerprints/skimage"],
         *["--registry", "results/fingerprint_attribution/skimage/registry.csv"],
         *["--by-step", "results/fingerprint_attribution/skimage/bit_accuracy_by_step.csv"],
-        *["--metrics", "results/metrics/detect_fingerprints/skimage.json", "--threads", "4", "--device", "cpu"],
+        *["--metrics", "results/metrics/detect_fingerprints/skimage.json", "--threads", "1", "--device", "cpu"],
     ]
 
 

@@ -272,7 +272,7 @@ def test_params_yaml_loads_with_the_documented_values():
         "finetune_steps": 30,
         "finetune_fractions": [0.25, 0.5, 1.0],
     }
-    assert lookup(p, "train_classifier") == {"epochs": 3, "batch_size": 16}
+    assert lookup(p, "train_classifier") == {"epochs": 2, "batch_size": 16}
     assert lookup(p, "immunize_classifier") == {"epochs": 1, "batch_size": 16, "p": 0.5, "seed": 0}
     assert lookup(p, "evaluate_robustness") == {"batch_size": 250, "seed": 0}
     assert lookup(p, "evaluate_attribution") == {

@@ -490,7 +490,7 @@ def test_dynamic_inputs():
         *[paths.METRICS_ATTRIBUTION.format(**w) for w in _evaluations()],
         *[paths.METRICS_ROBUSTNESS_ATTR.format(**w) for w in _robustness()],
     ]
-    assert len(tables) == 4 + 20 + 46 + 5
+    assert len(tables) == 4 + 19 + 46 + 5
     assert STAGES["detect_fingerprints"].dynamic_inputs(p, {"dataset": "skimage"}) == [
         "data/fingerprinted/skimage/embedded_fingerprints.txt",
         "data/fp-owner2/skimage/embedded_fingerprints.txt",
@@ -513,7 +513,7 @@ def test_tracked_params_per_job():
     assert json.loads(
         tracked_params(STAGES["train_classifier"], p, {"protocol": "closed_set", "method": "postpool", "seed": 1})
     ) == {
-        "train_classifier": {"epochs": 3, "batch_size": 16},  # the seed is the job's wildcard
+        "train_classifier": {"epochs": 2, "batch_size": 16},  # the seed is the job's wildcard
         "methods.postpool": lookup(p, "methods.postpool"),
         "loader": {"workers": 0, "memory_budget_mb": 512},
         "evaluate_attribution.open_set_tpr": 0.95,  # the checkpoint stores the threshold calibrated on val
@@ -1086,7 +1086,7 @@ def test_finetuned_gans_are_made_by_finetune_gan_and_used_like_the_others():
     ft = [{"dataset": "skimage", "arch": "dcgan", "loss": "nonsat", "variant": "ft-sklearn", "seed": s} for s in (0, 1)]
     assert jobs["finetune_gan"][:2] == ft and len(jobs["finetune_gan"]) == 4  # + the SNGAN and MMDGAN ones
     assert all(not j["variant"].startswith("ft-") for j in jobs["train_gan"]) and len(jobs["train_gan"]) == 16
-    assert jobs["generate_images"][14:16] == ft and len(jobs["generate_images"]) == 21
+    assert jobs["generate_images"][14:16] == ft and len(jobs["generate_images"]) == 20
     assert jobs["evaluate_gan"] == jobs["generate_images"]
     assert jobs["detect_fingerprints"] == [{"dataset": "skimage"}]
     # the same output paths as a trained GAN's, so generate_images reads G.pt where it always does
